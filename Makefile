@@ -1,0 +1,31 @@
+# The two commands: `make run` and `make test`. Both set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-sqlite test-postgres clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run web, worker, beat (and an embedded Redis if none answers) on the defaults.
+run: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_programs
+	$(BIN)/python manage.py seed_demo
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+## The whole test suite, on DATABASE_URL (SQLite under var/ when unset).
+test: install
+	mkdir -p var
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

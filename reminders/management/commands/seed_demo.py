@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from reminders.services.demo import demo_seed
+
+
+class Command(BaseCommand):
+    help = "Create demo clinics, logins and patients whose first messages fall due within a minute."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even with DJANGO_DEBUG off.")
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to create demo logins with DJANGO_DEBUG off; pass --force if you mean it."
+            )
+        password = settings.DEMO_PASSWORD
+        result = demo_seed(password=password)
+        self.stdout.write(
+            f"Demo ready: {result.clinics} clinics, {result.patients} patients, "
+            f"{result.due_soon} messages due within a minute.\n"
+            f"Admin: {settings.PUBLIC_BASE_URL}/admin/\n"
+            f"Logins (password {password}): admin (superuser), coord-a (clinic A), coord-b (clinic B)"
+        )

@@ -1,0 +1,98 @@
+"""
+Message text is rendered at send time from templates under
+``templates/messages/<language>/<step template>/``:
+
+- ``sms.txt`` for SMS;
+- ``subject.txt``, ``body.txt`` and ``body.html`` for email.
+
+A language without its own template falls back to English.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.template import Context, Engine, TemplateDoesNotExist
+from django.template.loader import get_template
+
+from .models import Channel, Language, Message
+
+FALLBACK_LANGUAGE = Language.ENGLISH
+
+
+class RenderError(Exception):
+    """A message could not be rendered; ``reason`` says why, without patient data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    text: str
+    subject: str = ""
+    html: str = ""
+
+
+@cache
+def _text_engine() -> Engine:
+    # Plain text must not be HTML-escaped: an apostrophe in a name stays an apostrophe.
+    return Engine(dirs=[str(d) for d in settings.TEMPLATES[0]["DIRS"]], autoescape=False)
+
+
+def _template_path(*, language: str, template: str, part: str, engine: Engine | None) -> str:
+    for lang in dict.fromkeys([language, FALLBACK_LANGUAGE]):
+        path = f"messages/{lang}/{template}/{part}"
+        try:
+            (engine.get_template if engine else get_template)(path)
+        except TemplateDoesNotExist:
+            continue
+        return path
+    raise RenderError(f"template {template}/{part} does not exist")
+
+
+def _render_text(*, language: str, template: str, part: str, context: dict) -> str:
+    engine = _text_engine()
+    path = _template_path(language=language, template=template, part=part, engine=engine)
+    return engine.get_template(path).render(Context(context, autoescape=False)).strip()
+
+
+def _render_html(*, language: str, template: str, part: str, context: dict) -> str:
+    path = _template_path(language=language, template=template, part=part, engine=None)
+    return get_template(path).render(context).strip()
+
+
+def message_context(*, message: Message) -> dict:
+    enrollment = message.enrollment
+    patient = enrollment.patient
+    return {
+        "patient": patient,
+        "clinic": patient.clinic,
+        "enrollment": enrollment,
+        "program": enrollment.program,
+        "step": message.step,
+        "channel": message.channel,
+        "is_first_message": message.step.offset_days == 0,
+    }
+
+
+def render_message(*, message: Message) -> RenderedMessage:
+    """Render ``message`` in its patient's language. Raises RenderError."""
+    language = message.enrollment.patient.language
+    template = message.step.template
+    context = message_context(message=message)
+    try:
+        if message.channel == Channel.SMS:
+            text = _render_text(language=language, template=template, part="sms.txt", context=context)
+            if not text:
+                raise RenderError(f"template {template}/sms.txt rendered empty")
+            return RenderedMessage(text=" ".join(text.split()))
+        subject = _render_text(language=language, template=template, part="subject.txt", context=context)
+        body = _render_text(language=language, template=template, part="body.txt", context=context)
+        html = _render_html(language=language, template=template, part="body.html", context=context)
+        return RenderedMessage(text=body, subject=" ".join(subject.split()), html=html)
+    except RenderError:
+        raise
+    except Exception as exc:  # a broken template must fail one message, not the cycle
+        raise RenderError(f"template {template} could not be rendered: {type(exc).__name__}") from exc

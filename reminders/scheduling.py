@@ -1,0 +1,49 @@
+"""
+Time arithmetic for the schedule: pure functions, no database.
+
+A step says "day N at HH:MM in the patient's zone". The wall-clock time is
+turned into an aware instant with zoneinfo, so daylight-saving changes between
+the anchor and day N move the UTC instant, not the local time.
+"""
+
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+
+def local_send_time(*, anchor_date: date, offset_days: int, send_time: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of "day ``offset_days`` after ``anchor_date`` at ``send_time``" in ``zone``.
+
+    A wall time that does not exist (the hour skipped in spring) is read with the
+    offset before the change, so it lands just after the gap; a wall time that
+    happens twice (the hour repeated in autumn) is the first of the two.
+    """
+    day = anchor_date + timedelta(days=offset_days)
+    local = datetime.combine(day, send_time, tzinfo=zone)
+    # Round-trip through UTC to normalise a wall time inside a spring-forward gap.
+    return local.astimezone(timezone.utc)
+
+
+def in_quiet_hours(*, moment: datetime, zone: ZoneInfo, start: time, end: time) -> bool:
+    """Whether ``moment`` falls inside the quiet window [start, end) in ``zone``."""
+    local = moment.astimezone(zone).time()
+    if start < end:  # a window within one day, e.g. 13:00-14:00
+        return start <= local < end
+    return local >= start or local < end  # a window over midnight, e.g. 21:00-08:00
+
+
+def next_allowed_time(*, moment: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
+    """``moment`` itself if it is outside quiet hours, else the end of the quiet window, in UTC."""
+    if not in_quiet_hours(moment=moment, zone=zone, start=start, end=end):
+        return moment.astimezone(timezone.utc)
+    local = moment.astimezone(zone)
+    end_day = local.date()
+    if start >= end and local.time() >= start:
+        end_day += timedelta(days=1)  # the window started this evening and ends tomorrow
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(timezone.utc)
+
+
+def lateness_reason(*, max_lateness: timedelta | None, due_at: datetime, now: datetime) -> str | None:
+    """Why a message due at ``due_at`` is too late to send at ``now`` (the late policy), or None."""
+    if max_lateness is None or now <= due_at + max_lateness:
+        return None
+    return f"too late: due {due_at:%Y-%m-%d %H:%M} UTC, allowed lateness {max_lateness}"

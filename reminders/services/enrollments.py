@@ -1,0 +1,193 @@
+"""Enrolling patients and planning their messages: the schedule is written here."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import (
+    Channel,
+    Enrollment,
+    EnrollmentStatus,
+    Message,
+    MessageStatus,
+    Patient,
+    Program,
+    Step,
+)
+from ..scheduling import lateness_reason, local_send_time, next_allowed_time
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    step: Step
+    channel: str
+    scheduled_at: datetime
+    due_at: datetime
+    status: str
+    reason: str
+
+
+def enrollment_plan(
+    *, patient: Patient, program: Program, anchor_date: date, now: datetime | None = None
+) -> list[PlannedMessage]:
+    """The messages an enrollment would get, without writing anything.
+
+    One per step and channel the patient is reached on, at "day N at HH:MM" in
+    the patient's zone, moved out of the clinic's quiet hours for SMS. Steps
+    already too late under their late policy are planned as skipped.
+    """
+    now = now or timezone.now()
+    zone = patient.zone
+    clinic = patient.clinic
+    reachable = set(patient.channels())
+    planned = []
+    for step in program.steps.all():
+        scheduled_at = local_send_time(
+            anchor_date=anchor_date, offset_days=step.offset_days, send_time=step.send_time, zone=zone
+        )
+        for channel in step.channels():
+            if channel not in reachable:
+                continue
+            due_at = scheduled_at
+            if channel == Channel.SMS:
+                due_at = next_allowed_time(
+                    moment=scheduled_at, zone=zone,
+                    start=clinic.quiet_hours_start, end=clinic.quiet_hours_end,
+                )
+            late = lateness_reason(max_lateness=step.max_lateness, due_at=due_at, now=now)
+            planned.append(
+                PlannedMessage(
+                    step=step, channel=channel, scheduled_at=scheduled_at, due_at=due_at,
+                    status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
+                    reason=late or "",
+                )
+            )
+    return planned
+
+
+def _validate_anchor_date(*, patient: Patient, anchor_date: date, now: datetime) -> None:
+    today = now.astimezone(patient.zone).date()
+    if anchor_date > today:
+        raise ValidationError(
+            {"anchor_date": f"{anchor_date:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d} "
+                            "in the patient's time zone); enroll on or after the day of the event."}
+        )
+    max_days = settings.ENROLLMENT_MAX_BACKDATE_DAYS
+    if anchor_date < today - timedelta(days=max_days):
+        raise ValidationError(
+            {"anchor_date": f"{anchor_date:%Y-%m-%d} is {(today - anchor_date).days} days ago; "
+                            f"an enrollment can start at most {max_days} days back."}
+        )
+
+
+def enrollment_validate(
+    *, patient: Patient, program: Program, anchor_event: str, anchor_date: date,
+    now: datetime | None = None,
+) -> Enrollment:
+    """An unsaved, validated enrollment. Raises ValidationError naming the field."""
+    now = now or timezone.now()
+    if not program.is_active:
+        raise ValidationError({"program": f"The program “{program.name}” is retired."})
+    if not patient.channels():
+        raise ValidationError(
+            {"patient": "The patient has no channel to send to: add a mobile number or an email "
+                        "address and choose how they want to be reached."}
+        )
+    _validate_anchor_date(patient=patient, anchor_date=anchor_date, now=now)
+    enrollment = Enrollment(
+        patient=patient, program=program, anchor_event=anchor_event, anchor_date=anchor_date
+    )
+    enrollment.full_clean(exclude=["enrolled_by"])
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_create(
+    *,
+    patient: Patient,
+    program: Program,
+    anchor_event: str,
+    anchor_date: date,
+    enrolled_by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Enrollment:
+    """Enroll a patient and write all of the enrollment's messages, in one transaction."""
+    now = now or timezone.now()
+    enrollment = enrollment_validate(
+        patient=patient, program=program, anchor_event=anchor_event, anchor_date=anchor_date, now=now
+    )
+    enrollment.enrolled_by = enrolled_by
+    enrollment.save()
+    Message.objects.bulk_create(
+        Message(
+            enrollment=enrollment, step=p.step, channel=p.channel, scheduled_at=p.scheduled_at,
+            due_at=p.due_at, status=p.status, reason=p.reason,
+        )
+        for p in enrollment_plan(patient=patient, program=program, anchor_date=anchor_date, now=now)
+    )
+    return enrollment
+
+
+def _require_status(enrollment: Enrollment, *allowed: str, action: str) -> None:
+    if enrollment.status not in allowed:
+        raise ValidationError(
+            {"status": f"Cannot {action} an enrollment that is {enrollment.get_status_display().lower()}."}
+        )
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason."})
+    return reason
+
+
+@transaction.atomic
+def enrollment_pause(*, enrollment: Enrollment, reason: str) -> Enrollment:
+    """Hold every pending message until the enrollment is resumed."""
+    reason = _require_reason(reason)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    _require_status(enrollment, EnrollmentStatus.ACTIVE, action="pause")
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.PAUSED, reason
+    enrollment.save(update_fields=["status", "status_reason"])
+    enrollment.messages.filter(status=MessageStatus.PENDING).update(
+        status=MessageStatus.PAUSED, reason=f"paused: {reason}", updated_at=timezone.now()
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_resume(*, enrollment: Enrollment, reason: str = "resumed") -> Enrollment:
+    """Release held messages; those now too late are skipped by the late policy when due."""
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    _require_status(enrollment, EnrollmentStatus.PAUSED, action="resume")
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.ACTIVE, reason
+    enrollment.save(update_fields=["status", "status_reason"])
+    enrollment.messages.filter(status=MessageStatus.PAUSED).update(
+        status=MessageStatus.PENDING, reason="", updated_at=timezone.now()
+    )
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_cancel(*, enrollment: Enrollment, reason: str) -> Enrollment:
+    """Stop the enrollment: every message not yet handed to the provider is cancelled."""
+    reason = _require_reason(reason)
+    enrollment = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
+    _require_status(enrollment, EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED, action="cancel")
+    enrollment.status, enrollment.status_reason = EnrollmentStatus.CANCELLED, reason
+    enrollment.save(update_fields=["status", "status_reason"])
+    # A queued message's task finds it cancelled and does nothing; one already
+    # sending cannot be called back.
+    enrollment.messages.filter(
+        status__in=[MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]
+    ).update(
+        status=MessageStatus.CANCELLED, reason=f"cancelled: {reason}",
+        lease_expires_at=None, updated_at=timezone.now(),
+    )
+    return enrollment

@@ -1,0 +1,39 @@
+"""Celery tasks: thin, they take ids and call services."""
+
+import logging
+import time
+
+from celery import shared_task
+from django.conf import settings
+
+from .services.dispatch import leases_recover, messages_claim, messages_send
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_messages() -> int:
+    """Run by beat every few seconds: claim due rows and hand their ids to workers.
+
+    Claims batch after batch while batches come back full, for at most one beat
+    interval, so a backlog drains quickly without two ticks overlapping for long.
+    """
+    leases_recover()
+    deadline = time.monotonic() + settings.DISPATCH_INTERVAL_SECONDS
+    batch, chunk, total = settings.DISPATCH_BATCH_SIZE, settings.DISPATCH_CHUNK_SIZE, 0
+    while True:
+        ids = messages_claim(limit=batch)
+        for start in range(0, len(ids), chunk):
+            send_messages.delay_on_commit(ids[start:start + chunk])
+        total += len(ids)
+        if len(ids) < batch or time.monotonic() >= deadline:
+            break
+    if total:
+        logger.info("dispatch claimed %d messages", total)
+    return total
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def send_messages(message_ids: list[int]) -> None:
+    """Send claimed messages; a redelivered task finds them already handled."""
+    messages_send(message_ids=message_ids)

