@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -84,6 +85,11 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
     """
     now = now or timezone.now()
     programs = {p.kind: p for p in Program.objects.filter(is_active=True)}
+    missing = {"after_procedure", "after_diagnosis"} - set(programs)
+    if missing:
+        raise ValidationError(
+            f"No active program of kind {', '.join(sorted(missing))}: run `python manage.py load_programs` first."
+        )
     admin = _user(username="admin", password=password, superuser=True)
     for clinic_data in CLINICS:
         _user(username=f"coord-{clinic_data['key']}", password=password)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from reminders.services.demo import demo_seed
@@ -16,7 +17,10 @@ class Command(BaseCommand):
                 "Refusing to create demo logins with DJANGO_DEBUG off; pass --force if you mean it."
             )
         password = settings.DEMO_PASSWORD
-        result = demo_seed(password=password)
+        try:
+            result = demo_seed(password=password)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
             f"Demo ready: {result.clinics} clinics, {result.patients} patients, "
             f"{result.due_soon} messages due within a minute.\n"
