@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from .models import Clinic, Enrollment, Message, MessageStatus, Patient, Program, Step
 from .services.enrollments import enrollment_create, enrollment_validate
+from .services.patients import patient_save
 
 
 def local_time(moment, zone) -> str:
@@ -45,15 +46,18 @@ class EnrollmentInline(admin.TabularInline):
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
-    list_filter = ["clinic", "language", "prefers_sms", "prefers_email"]
+    list_filter = ["clinic", "language", "sms_consent", "email_consent"]
     search_fields = ["last_name", "first_name", "mobile", "email"]
     list_select_related = ["clinic"]
     inlines = [EnrollmentInline]
     fieldsets = [
         (None, {"fields": ["clinic", ("first_name", "last_name")]}),
-        ("Contact", {"fields": ["mobile", "email", ("prefers_sms", "prefers_email")]}),
+        ("Contact and consent", {"fields": ["mobile", "email", ("sms_consent", "email_consent"), "discreet"]}),
         ("Locale", {"fields": ["time_zone", "language"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        patient_save(patient=obj, recorded_by=request.user)
 
     @admin.display(description="Reached by")
     def reached_by(self, obj: Patient) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
 
 
 def validate_time_zone(value: str) -> None:
@@ -44,7 +45,27 @@ class Clinic(models.Model):
     # No texts at night: SMS due inside this window wait for its end.
     quiet_hours_start = models.TimeField(default=time(21, 0))
     quiet_hours_end = models.TimeField(default=time(8, 0))
+    alert_email = models.EmailField(
+        blank=True, help_text="Urgent escalations (warning signs in a reply) are emailed here."
+    )
+    # Clinical settings the messages quote; they differ between clinics and are
+    # signed off by the clinic's physician, so no template hard-codes them.
+    emergency_number = models.CharField(
+        max_length=16, default="911", help_text="Emergency services number patients should call."
+    )
+    after_hours_phone = PhoneNumberField(blank=True, help_text="Line for urgent questions out of hours.")
+    lifting_limit = models.CharField(
+        max_length=120, blank=True,
+        help_text="E.g. 'nothing heavier than a gallon of milk for 6 weeks'.",
+    )
+    driving_advice = models.CharField(
+        max_length=160, blank=True, help_text="E.g. 'no driving for 2 weeks, and never on opioids'."
+    )
+    consultation_target_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Days within which a spine specialist should see the patient."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -74,9 +95,16 @@ class Patient(models.Model):
     language = models.CharField(
         max_length=5, choices=Language.choices, default=Language.ENGLISH
     )
-    prefers_sms = models.BooleanField("Send SMS", default=True)
-    prefers_email = models.BooleanField("Send email", default=False)
+    # The current consent per channel; every change is also written to the
+    # ConsentEvent ledger by the consent service.
+    sms_consent = models.BooleanField("Consents to SMS", default=True)
+    email_consent = models.BooleanField("Consents to email", default=False)
+    discreet = models.BooleanField(
+        "Discreet SMS", default=False,
+        help_text="No diagnosis or procedure words in texts (a shared phone or a visible lock screen).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -92,17 +120,17 @@ class Patient(models.Model):
     def channels(self) -> list[str]:
         """The channels this patient can be reached on now."""
         found = []
-        if self.prefers_sms and self.mobile:
+        if self.sms_consent and self.mobile:
             found.append(Channel.SMS)
-        if self.prefers_email and self.email:
+        if self.email_consent and self.email:
             found.append(Channel.EMAIL)
         return found
 
     def clean(self) -> None:
         errors = {}
-        if self.prefers_sms and not self.mobile:
+        if self.sms_consent and not self.mobile:
             errors["mobile"] = "A mobile number is needed to send SMS."
-        if self.prefers_email and not self.email:
+        if self.email_consent and not self.email:
             errors["email"] = "An email address is needed to send email."
         if errors:
             raise ValidationError(errors)
@@ -161,6 +189,13 @@ class StepChannel(models.TextChoices):
     BOTH = "both", "SMS and email"
 
 
+class AnswerKind(models.TextChoices):
+    NONE = "", "No answer asked"
+    PAIN_SCORE = "pain_score", "Pain score 0 to 10"
+    YES_NO = "yes_no", "Yes or no"
+    CHOICE_1_3 = "choice_1_3", "Reply 1, 2 or 3"
+
+
 class Step(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(help_text="Stable name of the step within its program.")
@@ -175,6 +210,13 @@ class Step(models.Model):
     # skipped, not sent as a stale reminder. Empty means "send however late".
     max_lateness = models.DurationField(
         null=True, blank=True, default=timedelta(hours=12)
+    )
+    # A check-in: the answer the message asks for, and the rule that turns an
+    # answer into an escalation (">=7", "no", "2,3"; empty: never).
+    asks = models.CharField(max_length=16, choices=AnswerKind.choices, blank=True, default="")
+    escalate_when = models.CharField(max_length=32, blank=True)
+    escalation_note = models.CharField(
+        max_length=200, blank=True, help_text="What the coordinator should do, e.g. 'call about a specialist review'."
     )
 
     class Meta:
@@ -214,6 +256,7 @@ class Enrollment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at"]
@@ -249,6 +292,7 @@ class MessageStatus(models.TextChoices):
     PAUSED = "paused", "Paused"  # held while the enrollment is paused
     QUEUED = "queued", "Queued"  # claimed by a dispatch cycle, handed to a worker
     SENDING = "sending", "Sending"  # a worker is talking to the provider
+    UNKNOWN = "unknown", "Outcome unknown"  # the provider may have it: settled by callback or lookup
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
@@ -279,6 +323,12 @@ class Message(models.Model):
     )
     reason = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=16, blank=True, help_text="The provider's error code.")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # An email sent because this SMS could not be delivered points back to it.
+    fallback_for = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallback"
+    )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -309,6 +359,7 @@ class Message(models.Model):
                 name="message_leased_idx",
             ),
             models.Index(fields=["status", "due_at"], name="message_status_due_idx"),
+            models.Index(fields=["provider_message_id"], name="message_provider_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -317,3 +368,133 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class Coordinator(models.Model):
+    """A staff user who works for a clinic; coordinators see only their clinics' data."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coordinator_roles")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="coordinators")
+    mobile = PhoneNumberField(blank=True, help_text="For test messages to oneself.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="coordinator_unique_per_clinic"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.clinic}"
+
+
+class ConsentActor(models.TextChoices):
+    COORDINATOR = "coordinator", "Coordinator"
+    PATIENT_KEYWORD = "patient_keyword", "Patient keyword (SMS)"
+    UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
+    PROVIDER_ERROR = "provider_error", "Provider error"
+    IMPORT = "import", "Bulk import"
+
+
+class ConsentEvent(models.Model):
+    """The consent ledger: every grant and withdrawal, per patient and channel. Append-only."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consent_events")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    given = models.BooleanField()
+    actor = models.CharField(max_length=24, choices=ConsentActor.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source = models.CharField(max_length=200, help_text="E.g. 'STOP keyword', 'Twilio error 21610'.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "channel", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} consent {'given' if self.given else 'withdrawn'}"
+
+
+class InboundKind(models.TextChoices):
+    OPT_OUT = "opt_out", "Opt-out"
+    OPT_IN = "opt_in", "Opt-in"
+    HELP = "help", "Help"
+    ANSWER = "answer", "Check-in answer"
+    RED_FLAG = "red_flag", "Warning sign"
+    REPLY = "reply", "Reply"
+
+
+class InboundMessage(models.Model):
+    """An SMS a patient (or an unknown number) sent to the clinic."""
+
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    from_number = PhoneNumberField()
+    to_number = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=InboundKind.choices, default=InboundKind.REPLY)
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
+    in_reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["clinic", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} ({self.get_kind_display()})"
+
+
+class CheckInAnswer(models.Model):
+    """A patient's answer to a check-in step, recorded on the enrollment."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="answers")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="answers")
+    inbound = models.OneToOneField(InboundMessage, on_delete=models.CASCADE, related_name="answer")
+    value = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.step.key}: {self.value}"
+
+
+class EscalationKind(models.TextChoices):
+    RED_FLAG = "red_flag", "Warning sign in a reply"
+    CHECK_IN = "check_in", "Check-in answer"
+    DELIVERY = "delivery", "Could not reach the patient"
+
+
+class Urgency(models.IntegerChoices):
+    URGENT = 1, "Urgent"
+    ROUTINE = 2, "Routine"
+
+
+class Escalation(models.Model):
+    """Something a coordinator must act on, until acknowledged."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="escalations")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="escalations")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
+    inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
+    kind = models.CharField(max_length=16, choices=EscalationKind.choices)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.ROUTINE)
+    summary = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["acknowledged_at", "urgency", "-created_at"]
+        indexes = [
+            models.Index(fields=["clinic", "urgency", "-created_at"],
+                         condition=Q(acknowledged_at__isnull=True), name="escalation_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_urgency_display()} escalation {self.pk}"

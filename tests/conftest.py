@@ -84,7 +84,7 @@ def make_patient(clinic):
     def make(**fields):
         defaults = {"clinic": clinic, "first_name": "Margaret", "last_name": "Okafor",
                     "mobile": "+12025550101", "email": "margaret@example.com",
-                    "prefers_sms": True, "prefers_email": False}
+                    "sms_consent": True, "email_consent": False}
         return Patient.objects.create(**{**defaults, **fields})
 
     return make

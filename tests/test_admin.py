@@ -63,7 +63,7 @@ def test_a_wrong_anchor_event_is_explained(staff, patient, program):
 def test_an_invalid_phone_number_is_refused_on_its_field(staff, clinic):
     response = staff.post(reverse("admin:reminders_patient_add"), {
         "clinic": clinic.pk, "first_name": "Ann", "last_name": "Lee", "mobile": "12345",
-        "email": "", "time_zone": "", "language": "en", "prefers_sms": "on",
+        "email": "", "time_zone": "", "language": "en", "sms_consent": "on",
         "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0",
     })
     assert response.status_code == 200
@@ -74,7 +74,7 @@ def test_an_invalid_phone_number_is_refused_on_its_field(staff, clinic):
 def test_an_unknown_time_zone_is_refused(staff, clinic):
     response = staff.post(reverse("admin:reminders_patient_add"), {
         "clinic": clinic.pk, "first_name": "Ann", "last_name": "Lee", "mobile": "+12025550111",
-        "email": "", "time_zone": "Mars/Olympus", "language": "en", "prefers_sms": "on",
+        "email": "", "time_zone": "Mars/Olympus", "language": "en", "sms_consent": "on",
         "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0",
     })
     assert "not a known time zone" in " ".join(response.context["adminform"].form.errors["time_zone"])
@@ -83,7 +83,7 @@ def test_an_unknown_time_zone_is_refused(staff, clinic):
 def test_phone_numbers_are_stored_in_e164(staff, clinic):
     response = staff.post(reverse("admin:reminders_patient_add"), {
         "clinic": clinic.pk, "first_name": "Ann", "last_name": "Lee", "mobile": "(202) 555-0111",
-        "email": "", "time_zone": "", "language": "en", "prefers_sms": "on",
+        "email": "", "time_zone": "", "language": "en", "sms_consent": "on",
         "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0",
     })
     assert response.status_code == 302
@@ -110,3 +110,23 @@ def test_every_list_and_page_opens(staff, patient, program, model):
                "enrollment": enrollment, "message": enrollment.messages.first()}
     assert staff.get(reverse(f"admin:reminders_{model}_changelist")).status_code == 200
     assert staff.get(reverse(f"admin:reminders_{model}_change", args=[objects[model].pk])).status_code == 200
+
+
+def test_consent_given_in_the_admin_is_written_to_the_ledger(staff, clinic, admin_user):
+    from reminders.models import ConsentEvent
+
+    form = {
+        "clinic": clinic.pk, "first_name": "Ann", "last_name": "Lee", "mobile": "+12025550111",
+        "email": "ann@example.com", "time_zone": "", "language": "en", "sms_consent": "on",
+        "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0",
+    }
+    assert staff.post(reverse("admin:reminders_patient_add"), form).status_code == 302
+    patient = Patient.objects.get()
+    assert list(ConsentEvent.objects.values_list("channel", "given", "actor", "recorded_by")) == [
+        ("sms", True, "coordinator", admin_user.pk)]
+
+    form["email_consent"] = "on"
+    del form["sms_consent"]
+    assert staff.post(reverse("admin:reminders_patient_change", args=[patient.pk]), form).status_code == 302
+    events = set(ConsentEvent.objects.values_list("channel", "given"))
+    assert events == {("sms", True), ("sms", False), ("email", True)}

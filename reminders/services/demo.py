@@ -105,7 +105,7 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
             Patient.objects.filter(clinic=clinic, mobile=mobile).delete()
             patient = Patient.objects.create(
                 clinic=clinic, first_name=first, last_name=last, mobile=mobile,
-                email=f"{first.lower()}.{last.lower()}@example.com", prefers_email=True,
+                email=f"{first.lower()}.{last.lower()}@example.com", email_consent=True,
                 time_zone=_daytime_zone(now=now, index=index + patients),
             )
             kind = "after_diagnosis" if event == AnchorEvent.DIAGNOSIS else "after_procedure"

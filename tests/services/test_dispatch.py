@@ -212,7 +212,7 @@ def test_a_missing_template_fails_with_its_name(patient, make_program):
 
 def test_messages_are_rendered_in_the_patients_language_falling_back_to_english(make_patient, make_program, sms_outbox):
     program = make_program(steps=[{"key": "hello"}, {"key": "both", "channel": "both", "template": "test/both"}])
-    enroll(make_patient(language="es", prefers_email=True), program)
+    enroll(make_patient(language="es", email_consent=True), program)
     with at(DAY0_DUE):
         dispatch_cycle()
     bodies = sorted(s.body for s in sms_outbox)
@@ -224,7 +224,7 @@ def test_email_goes_out_with_text_and_html_from_the_clinic(make_patient, make_pr
     clinic.email = "team@riverside.example"
     clinic.save()
     program = make_program(steps=[{"key": "mail", "channel": "email", "template": "test/both"}])
-    message = enroll(make_patient(prefers_email=True, last_name="O'Brien", first_name="<b>Ann</b>"),
+    message = enroll(make_patient(email_consent=True, last_name="O'Brien", first_name="<b>Ann</b>"),
                      program).messages.get()
     with at(DAY0_DUE):
         assert dispatch_cycle().as_dict()["sent"] == 1
@@ -263,7 +263,7 @@ def test_a_pause_after_the_claim_holds_the_message(patient, program, sms_outbox)
 
 def test_a_patient_who_stopped_sms_is_skipped(patient, program, sms_outbox):
     message = enroll(patient, program).messages.get(step__key="day0")
-    patient.prefers_sms = False
+    patient.sms_consent = False
     patient.save()
     with at(DAY0_DUE):
         dispatch_cycle()

@@ -29,7 +29,7 @@ def enroll(patient, program, anchor=date(2026, 6, 2), **kwargs):
 
 
 def test_enrolling_plans_one_message_per_step_and_channel(patient, program):
-    patient.prefers_email = True
+    patient.email_consent = True
     patient.save()
     enrollment = enroll(patient, program)
 
@@ -110,7 +110,7 @@ def test_anchor_event_must_match_the_program(patient, program):
 
 
 def test_a_patient_without_any_channel_cannot_be_enrolled(make_patient, program):
-    patient = make_patient(mobile="", prefers_sms=False, prefers_email=False)
+    patient = make_patient(mobile="", sms_consent=False, email_consent=False)
     with pytest.raises(ValidationError) as caught:
         enroll(patient, program)
     assert "patient" in caught.value.message_dict

@@ -1,0 +1,49 @@
+"""Consent per patient and channel: the ledger and the current state move together."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Channel, ConsentEvent, Message, MessageStatus, Patient
+
+CONSENT_FIELDS = {Channel.SMS: "sms_consent", Channel.EMAIL: "email_consent"}
+
+# Messages not yet handed to a provider: withdrawing consent cancels them.
+UNSENT = [MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    patient: Patient,
+    channel: str,
+    given: bool,
+    actor: str,
+    source: str,
+    recorded_by: AbstractBaseUser | None = None,
+) -> ConsentEvent:
+    """Write a consent change to the ledger and to the patient.
+
+    Withdrawing consent cancels, in the same transaction, every message on that
+    channel that has not gone out yet.
+    """
+    field = CONSENT_FIELDS[channel]
+    Patient.objects.filter(pk=patient.pk).update(**{field: given})
+    setattr(patient, field, given)
+    event = ConsentEvent.objects.create(
+        patient=patient, channel=channel, given=given, actor=actor, source=source[:200],
+        recorded_by=recorded_by,
+    )
+    if not given:
+        Message.objects.filter(
+            enrollment__patient=patient, channel=channel, status__in=UNSENT
+        ).update(
+            status=MessageStatus.CANCELLED, lease_expires_at=None, updated_at=timezone.now(),
+            reason=f"{Channel(channel).label} consent withdrawn ({source[:80]})",
+        )
+    return event
+
+
+def consent_history(*, patient: Patient, channel: str | None = None):
+    events = ConsentEvent.objects.filter(patient=patient)
+    return events.filter(channel=channel) if channel else events

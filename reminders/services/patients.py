@@ -1,0 +1,30 @@
+"""Writing patients: consent changes always reach the ledger."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from ..models import Channel, ConsentActor, Patient
+from .consent import CONSENT_FIELDS, consent_record
+
+
+@transaction.atomic
+def patient_save(
+    *, patient: Patient, recorded_by: AbstractBaseUser | None = None,
+    actor: str = ConsentActor.COORDINATOR, source: str = "admin",
+) -> Patient:
+    """Validate and save a new or changed patient; each consent change is written to the ledger."""
+    patient.full_clean()
+    before = (
+        Patient.objects.filter(pk=patient.pk).values(*CONSENT_FIELDS.values()).first()
+        if patient.pk else None
+    )
+    patient.save()
+    for channel, field in CONSENT_FIELDS.items():
+        now_given = getattr(patient, field)
+        was_given = before[field] if before else None
+        if now_given != was_given and (before is not None or now_given):
+            consent_record(
+                patient=patient, channel=Channel(channel), given=now_given, actor=actor,
+                source=source, recorded_by=recorded_by,
+            )
+    return patient
