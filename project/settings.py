@@ -162,12 +162,51 @@ CELERY_BEAT_SCHEDULE = {
         # A tick that waited longer than one interval is stale: the next one covers it.
         "options": {"expires": DISPATCH_INTERVAL_SECONDS},
     },
+    "settle-unknown-messages": {
+        "task": "reminders.tasks.settle_unknown_messages",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
 
 # SMS AND EMAIL
 # ------------------------------------------------------------------------------
-# console, locmem, or a dotted path to a backend class.
+# console, locmem, twilio, or a dotted path to a backend class.
 SMS_BACKEND = env("SMS_BACKEND", default="console")
+# How many times an SMS is tried when the provider's answer says "try again",
+# and the first wait (doubled each time, with jitter, at most SMS_RETRY_MAX_SECONDS).
+SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=5)
+SMS_RETRY_BASE_SECONDS = env.int("SMS_RETRY_BASE_SECONDS", default=30)
+SMS_RETRY_MAX_SECONDS = env.int("SMS_RETRY_MAX_SECONDS", default=3600)
+# A message whose outcome is unknown (a timeout after sending) is looked up at
+# the provider after this long, if no status callback settled it first.
+UNKNOWN_SETTLE_AFTER_SECONDS = env.int("UNKNOWN_SETTLE_AFTER_SECONDS", default=600)
+# A check-in answer counts for the last check-in sent within this many days.
+CHECKIN_REPLY_WINDOW_DAYS = env.int("CHECKIN_REPLY_WINDOW_DAYS", default=7)
+
+# TWILIO
+# ------------------------------------------------------------------------------
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# The sender: a number, or a messaging service (which wins when both are set).
+TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Any Twilio-compatible server (a staging double, a contract-test mock).
+TWILIO_API_URL = env("TWILIO_API_URL", default="https://api.twilio.com")
+# The SDK waits forever by default; a worker must not.
+TWILIO_CONNECT_TIMEOUT = env.float("TWILIO_CONNECT_TIMEOUT", default=5.0)
+TWILIO_READ_TIMEOUT = env.float("TWILIO_READ_TIMEOUT", default=15.0)
+
+# PROXY
+# ------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy, webhook signatures are computed over the URL
+# Twilio called (https://public-host/...). Opt in to reading the scheme and host
+# from X-Forwarded-Proto and X-Forwarded-Host only when the proxy sets them and
+# clients cannot.
+TRUST_PROXY_HEADERS = env.bool("TRUST_PROXY_HEADERS", default=False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
@@ -197,4 +236,10 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # The SDK logs request URLs and query parameters (phone numbers) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+        # Its DEBUG lines carry request URLs, and a lookup's URL carries a number.
+        "urllib3": {"level": "WARNING"},
+    },
 }

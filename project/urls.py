@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import path
 
+from reminders import views, webhooks
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("webhooks/twilio/status/<int:message_id>/", webhooks.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

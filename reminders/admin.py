@@ -9,7 +9,17 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .models import Clinic, Enrollment, Message, MessageStatus, Patient, Program, Step
+from .models import (
+    Clinic,
+    Enrollment,
+    Escalation,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
+    Program,
+    Step,
+)
 from .services.enrollments import enrollment_create, enrollment_validate
 from .services.patients import patient_save
 
@@ -250,3 +260,27 @@ class MessageAdmin(admin.ModelAdmin):
         colour = {"sent": "#1a7f37", "delivered": "#1a7f37", "failed": "#cf222e",
                   "skipped": "#9a6700", "cancelled": "#57606a"}.get(obj.status, "#0969da")
         return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "patient", "clinic", "kind", "body"]
+    list_filter = ["kind", "clinic"]
+    list_select_related = ["patient", "clinic"]
+    readonly_fields = ["provider_message_id", "from_number", "to_number", "body", "kind", "clinic",
+                       "patient", "enrollment", "in_reply_to", "received_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "urgency", "kind", "patient", "clinic", "summary", "acknowledged_at"]
+    list_filter = ["urgency", "kind", "clinic", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["patient", "clinic"]
+    readonly_fields = ["clinic", "patient", "enrollment", "inbound", "kind", "urgency", "summary",
+                       "created_at", "acknowledged_at", "acknowledged_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

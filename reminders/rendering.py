@@ -15,7 +15,7 @@ from django.conf import settings
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 
-from .models import Channel, Language, Message
+from .models import Channel, Language, Message, MessageStatus
 
 FALLBACK_LANGUAGE = Language.ENGLISH
 
@@ -52,6 +52,14 @@ def _template_path(*, language: str, template: str, part: str, engine: Engine | 
     raise RenderError(f"template {template}/{part} does not exist")
 
 
+def _has_part(*, language: str, template: str, part: str) -> bool:
+    try:
+        _template_path(language=language, template=template, part=part, engine=_text_engine())
+    except RenderError:
+        return False
+    return True
+
+
 def _render_text(*, language: str, template: str, part: str, context: dict) -> str:
     engine = _text_engine()
     path = _template_path(language=language, template=template, part=part, engine=engine)
@@ -63,18 +71,35 @@ def _render_html(*, language: str, template: str, part: str, context: dict) -> s
     return get_template(path).render(context).strip()
 
 
+def is_first_sms(*, message: Message) -> bool:
+    """Whether no SMS of this enrollment has gone out yet (a late enrollment may skip day 0)."""
+    if message.channel != Channel.SMS:
+        return False
+    if message.pk is None:  # a preview of an unsaved message
+        return message.step.offset_days == 0
+    return not Message.objects.filter(
+        enrollment_id=message.enrollment_id, channel=Channel.SMS,
+        status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN],
+    ).exclude(pk=message.pk).exists()
+
+
 def message_context(*, message: Message) -> dict:
     enrollment = message.enrollment
     patient = enrollment.patient
-    return {
+    context = {
         "patient": patient,
         "clinic": patient.clinic,
         "enrollment": enrollment,
         "program": enrollment.program,
         "step": message.step,
         "channel": message.channel,
-        "is_first_message": message.step.offset_days == 0,
+        "is_first_message": is_first_sms(message=message),
     }
+    if message.channel == Channel.EMAIL and patient.pk:
+        from .services.unsubscribe import unsubscribe_url
+
+        context["unsubscribe_url"] = unsubscribe_url(patient=patient)
+    return context
 
 
 def render_message(*, message: Message) -> RenderedMessage:
@@ -88,6 +113,11 @@ def render_message(*, message: Message) -> RenderedMessage:
             if not text:
                 raise RenderError(f"template {template}/sms.txt rendered empty")
             return RenderedMessage(text=" ".join(text.split()))
+        if message.fallback_for_id and not _has_part(language=language, template=template, part="body.txt"):
+            # The email stands in for an SMS-only step: it carries the SMS text.
+            context["sms_text"] = " ".join(_render_text(
+                language=language, template=template, part="sms.txt", context=context).split())
+            template = "system/sms_as_email"
         subject = _render_text(language=language, template=template, part="subject.txt", context=context)
         body = _render_text(language=language, template=template, part="body.txt", context=context)
         html = _render_html(language=language, template=template, part="body.html", context=context)
@@ -96,3 +126,11 @@ def render_message(*, message: Message) -> RenderedMessage:
         raise
     except Exception as exc:  # a broken template must fail one message, not the cycle
         raise RenderError(f"template {template} could not be rendered: {type(exc).__name__}") from exc
+
+
+def render_system_sms(*, name: str, patient, clinic) -> str:
+    """An automatic reply (opt-out, help, ...) in the patient's language."""
+    language = patient.language if patient is not None else FALLBACK_LANGUAGE
+    text = _render_text(language=language, template=f"system/{name}", part="sms.txt",
+                        context={"patient": patient, "clinic": clinic})
+    return " ".join(text.split())

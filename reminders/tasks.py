@@ -6,6 +6,8 @@ import time
 from celery import shared_task
 from django.conf import settings
 
+from .services.alerts import escalation_alert_send
+from .services.delivery import unknown_messages_settle
 from .services.dispatch import leases_recover, messages_claim, messages_send
 
 logger = logging.getLogger(__name__)
@@ -37,3 +39,15 @@ def dispatch_due_messages() -> int:
 def send_messages(message_ids: list[int]) -> None:
     """Send claimed messages; a redelivered task finds them already handled."""
     messages_send(message_ids=message_ids)
+
+
+@shared_task(ignore_result=True)
+def settle_unknown_messages() -> int:
+    """Run by beat every minute: ask the provider about messages whose outcome is unknown."""
+    return unknown_messages_settle()
+
+
+@shared_task(ignore_result=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True,
+             max_retries=5)
+def send_escalation_alert(escalation_id: int) -> None:
+    escalation_alert_send(escalation_id=escalation_id)

@@ -24,6 +24,29 @@ def test_templates(django_test_environment):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def celery_broker(redis_url):
+    """Point Celery at the test Redis before anything builds a producer pool.
+
+    The pool is cached on the app: one built against another URL would publish
+    where the test worker never looks.
+    """
+    from project.celery import app
+
+    app.conf.broker_url = redis_url
+    yield redis_url
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Tasks queued by code under test run in-process, unless a test starts a real worker."""
+    from project.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture(autouse=True)
 def sms_outbox(settings):
     settings.SMS_BACKEND = "locmem"

@@ -19,8 +19,9 @@ DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def worker(redis_url):
-    app.conf.update(broker_url=redis_url, task_always_eager=False)
+def worker(celery_broker):
+    assert app.conf.broker_url == celery_broker
+    app.conf.task_always_eager = False
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("celery")
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
@@ -49,7 +50,8 @@ def test_beat_dispatch_sends_a_due_message_through_the_worker(worker, patient, p
     with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
         # What beat does every few seconds: a task on the broker, run by the worker.
         dispatch_due_messages.delay()
-        assert wait_for(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.SENT)
+        assert wait_for(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.SENT), (
+            Message.objects.values("status", "reason").get(pk=message.pk))
     assert [s.message_id for s in sms_outbox] == [message.pk]
     # Only the due message went; the later ones are still rows in the database.
     assert enrollment.messages.filter(status=MessageStatus.PENDING).count() == 2

@@ -10,6 +10,7 @@ to do instead of sending twice.
 
 import enum
 import logging
+import smtplib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..backends.sms import SmsSendError, get_sms_backend
+from ..backends.sms import SmsOutcomeUnknown, SmsSendError, get_sms_backend
 from ..models import Channel, EnrollmentStatus, Message, MessageStatus
 from ..rendering import RenderedMessage, RenderError, render_message
 from ..scheduling import in_quiet_hours, lateness_reason, next_allowed_time
+from .delivery import retry_delay, sms_refused
+from .unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     DEFERRED = "deferred"
+    RETRYING = "retrying"
+    UNKNOWN = "unknown"
     CANCELLED = "cancelled"
     PAUSED = "paused"
     NOTHING = "nothing"  # someone else already handled it
@@ -52,6 +57,8 @@ class DispatchSummary:
             "failed": self.outcomes[Outcome.FAILED],
             "skipped": self.outcomes[Outcome.SKIPPED],
             "deferred": self.outcomes[Outcome.DEFERRED],
+            "retrying": self.outcomes[Outcome.RETRYING],
+            "unknown": self.outcomes[Outcome.UNKNOWN],
             "cancelled": self.outcomes[Outcome.CANCELLED] + self.outcomes[Outcome.PAUSED],
             "recovered": self.recovered,
         }
@@ -62,7 +69,7 @@ def leases_recover(*, now: datetime | None = None) -> int:
 
     A queued message whose lease ran out never reached a worker: it goes back to
     pending. A message still "sending" may or may not have reached the provider,
-    so it is failed with that reason rather than sent again.
+    so its outcome becomes unknown, for a status callback or a lookup to settle.
     """
     now = now or timezone.now()
     requeued = Message.objects.filter(
@@ -74,8 +81,8 @@ def leases_recover(*, now: datetime | None = None) -> int:
     interrupted = Message.objects.filter(
         status=MessageStatus.SENDING, lease_expires_at__lt=now
     ).update(
-        status=MessageStatus.FAILED, lease_expires_at=None,
-        reason="interrupted while sending; not sent again, as the provider may already have it",
+        status=MessageStatus.UNKNOWN, lease_expires_at=None,
+        reason="interrupted while sending; not sent again until the provider is asked",
         updated_at=now,
     )
     if requeued or interrupted:
@@ -132,7 +139,12 @@ def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
         body=rendered.text,
         from_email=f"{clinic.name} <{clinic.email or settings.DEFAULT_FROM_EMAIL}>",
         to=[patient.email],
-        headers={"X-Followup-Message": str(message.pk)},
+        headers={
+            "X-Followup-Message": str(message.pk),
+            # One-click unsubscribe (RFC 8058), which mail apps show as a button.
+            "List-Unsubscribe": f"<{unsubscribe_url(patient=patient)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
     )
     email.attach_alternative(rendered.html, "text/html")
     email.send()
@@ -153,6 +165,9 @@ def _hold_reason(*, message: Message, now: datetime) -> tuple[Outcome, str] | No
         return Outcome.SKIPPED, f"the patient no longer receives {message.get_channel_display()}"
     return None
 
+
+# Errors of the mail server that mean the email did not leave.
+EMAIL_NOT_SENT = (ConnectionRefusedError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
 
 HOLD_STATUS = {
     Outcome.CANCELLED: MessageStatus.CANCELLED,
@@ -205,9 +220,23 @@ def message_send(*, message_id: int, now: datetime | None = None) -> Outcome:
     try:
         provider_message_id = _deliver(message=message, rendered=rendered)
     except SmsSendError as exc:
-        reason = f"{exc.code}: {exc.reason}" if exc.code else exc.reason
-        _finish(message_id, status=MessageStatus.FAILED, now=now, reason=reason[:300])
-        logger.warning("message %s refused by the provider (code %s)", message_id, exc.code or "-")
+        status = sms_refused(message=message, error=exc, now=now)
+        return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
+    except SmsOutcomeUnknown as exc:
+        # Keep the text: a lookup matches on it before anything is sent again.
+        _finish(message_id, status=MessageStatus.UNKNOWN, now=now, reason=exc.reason,
+                body=rendered.text)
+        logger.warning("message %s outcome unknown", message_id)
+        return Outcome.UNKNOWN
+    except EMAIL_NOT_SENT as exc:
+        # The mail server refused the connection: nothing went out, try later.
+        if message.attempts < settings.SMS_MAX_ATTEMPTS:
+            _finish(message_id, status=MessageStatus.PENDING, now=now, claim_token=None,
+                    due_at=now + retry_delay(attempt=message.attempts), error_code="smtp",
+                    reason=f"mail server unavailable ({type(exc).__name__}); will retry")
+            return Outcome.RETRYING
+        _finish(message_id, status=MessageStatus.FAILED, now=now, error_code="smtp",
+                reason=f"mail server unavailable ({type(exc).__name__}) after {message.attempts} attempts")
         return Outcome.FAILED
     except Exception as exc:
         # Whatever broke, the provider may have it: record, never retry blindly.
@@ -216,11 +245,12 @@ def message_send(*, message_id: int, now: datetime | None = None) -> Outcome:
         logger.exception("message %s send error", message_id)
         return Outcome.FAILED
 
-    _finish(
-        message_id, status=MessageStatus.SENT, now=now, sent_at=timezone.now(),
-        provider_message_id=provider_message_id, subject=rendered.subject, body=rendered.text,
-        reason="",
-    )
+    sent = dict(provider_message_id=provider_message_id, subject=rendered.subject,
+                body=rendered.text)
+    if not _finish(message_id, status=MessageStatus.SENT, now=now, sent_at=timezone.now(),
+                   reason="", error_code="", **sent):
+        # A status callback got here first and moved it on; keep what was sent.
+        Message.objects.filter(pk=message_id).update(subject=rendered.subject, body=rendered.text)
     logger.info("message %s sent via %s", message_id, message.channel)
     return Outcome.SENT
 

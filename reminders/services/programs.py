@@ -34,6 +34,9 @@ def _step_fields(raw: dict, *, where: str) -> dict:
             "topic": raw["topic"],
             "template": raw["template"],
             "max_lateness": None if lateness is None else timedelta(hours=lateness),
+            "asks": raw.get("asks", ""),
+            "escalate_when": raw.get("escalate_when", ""),
+            "escalation_note": raw.get("escalation_note", ""),
         }
     except (KeyError, ValueError) as exc:
         raise ValidationError(f"{where}: {type(exc).__name__} {exc}") from exc

@@ -37,7 +37,7 @@ def test_dispatch_prints_a_json_summary_as_its_last_line(patient, program, sms_o
         call_command("dispatch", stdout=out)
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     assert summary == {"claimed": 1, "sent": 1, "failed": 0, "skipped": 0, "deferred": 0,
-                       "cancelled": 0, "recovered": 0}
+                       "retrying": 0, "unknown": 0, "cancelled": 0, "recovered": 0}
     assert len(sms_outbox) == 1
 
 

@@ -16,6 +16,7 @@ from reminders.services.dispatch import (
     message_send,
     messages_claim,
 )
+from reminders.services.delivery import unknown_messages_settle
 from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_pause
 
 UTC = timezone.utc
@@ -38,7 +39,7 @@ def test_a_due_message_is_rendered_sent_and_recorded(patient, program, sms_outbo
         summary = dispatch_cycle()
 
     assert summary.as_dict() == {"claimed": 1, "sent": 1, "failed": 0, "skipped": 0, "deferred": 0,
-                                 "cancelled": 0, "recovered": 0}
+                                 "retrying": 0, "unknown": 0, "cancelled": 0, "recovered": 0}
     message = enrollment.messages.get(step__key="day0")
     assert message.status == MessageStatus.SENT
     assert message.body == "Riverside Spine Clinic: Hello Margaret, this is day 0."
@@ -152,6 +153,13 @@ def test_a_worker_dying_mid_send_is_never_followed_by_a_second_send(patient, pro
         summary = dispatch_cycle()
     message = Message.objects.get(pk=message_id)
     assert summary.claimed == 0
+    assert message.status == MessageStatus.UNKNOWN
+    assert "not sent again" in message.reason
+    # The local backend cannot be asked what happened: failed with the reason, never resent.
+    with at(DAY0_DUE + timedelta(hours=1)):
+        assert unknown_messages_settle() == 1
+        assert dispatch_cycle().claimed == 0
+    message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     assert "not sent again" in message.reason
     assert sms_outbox == []
@@ -284,8 +292,8 @@ class ExplodingBackend(BaseSmsBackend):
 
 @pytest.mark.parametrize(
     ("backend", "reason"),
-    [("RefusingBackend", "21614: the number is not a mobile phone"),
-     ("ExplodingBackend", "send error: TimeoutError; not retried")],
+    [("RefusingBackend", ("the number is not a mobile phone", "21614")),
+     ("ExplodingBackend", ("send error: TimeoutError; not retried", ""))],
 )
 def test_a_provider_refusal_or_error_fails_the_message_with_the_reason(patient, program, settings, backend, reason):
     settings.SMS_BACKEND = f"tests.services.test_dispatch.{backend}"
@@ -293,7 +301,7 @@ def test_a_provider_refusal_or_error_fails_the_message_with_the_reason(patient, 
     with at(DAY0_DUE):
         assert dispatch_cycle().as_dict()["failed"] == 1
     message.refresh_from_db()
-    assert (message.status, message.reason) == ("failed", reason)
+    assert (message.status, (message.reason, message.error_code)) == ("failed", reason)
 
 
 def test_the_claim_query_uses_the_partial_index_on_postgresql(patient, program):

@@ -1,0 +1,116 @@
+"""
+Twilio SMS through the official SDK.
+
+Every outcome is classified: accepted (the SID is kept), retryable (429,
+5xx, a connection refused before the request went out, some carrier codes),
+permanent (invalid or landline numbers, opt-outs, ...) and ambiguous (a timeout
+after the request went out). Twilio's Messages API has no idempotency key, so
+an ambiguous send is never repeated blindly.
+"""
+
+from datetime import datetime, timedelta
+
+import requests
+from django.conf import settings
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from . import twilio_errors
+from .base import BaseSmsBackend, SmsFound, SmsOutcomeUnknown, SmsSendError, SmsSent
+
+TWILIO_API = "https://api.twilio.com"
+
+
+class TimeoutHttpClient(TwilioHttpClient):
+    """The SDK's client with explicit connect and read timeouts (it has none by
+    default) and an optional other base URL (a staging double, a contract mock)."""
+
+    def __init__(self, *, base_url: str, connect_timeout: float, read_timeout: float) -> None:
+        super().__init__(pool_connections=True)
+        self.timeout = (connect_timeout, read_timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):
+        if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def _never_left(exc: requests.ConnectionError) -> bool:
+    """Whether the connection failed before any of the request was sent."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, (NewConnectionError, NameResolutionError, ConnectionRefusedError))
+
+
+def status_callback_url(message_id: int) -> str:
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/webhooks/twilio/status/{message_id}/"
+
+
+class SmsBackend(BaseSmsBackend):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=TimeoutHttpClient(
+                base_url=settings.TWILIO_API_URL,
+                connect_timeout=settings.TWILIO_CONNECT_TIMEOUT,
+                read_timeout=settings.TWILIO_READ_TIMEOUT,
+            ),
+        )
+
+    def _sender(self) -> dict:
+        if settings.TWILIO_MESSAGING_SERVICE_SID:
+            return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        return {"from_": settings.TWILIO_FROM_NUMBER}
+
+    def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
+        try:
+            created = self.client.messages.create(
+                to=to, body=body, status_callback=status_callback_url(message_id), **self._sender()
+            )
+        except TwilioRestException as exc:
+            raise self._refusal(exc) from exc
+        except requests.ConnectionError as exc:
+            if _never_left(exc):
+                raise SmsSendError("Could not connect to Twilio; nothing was sent.",
+                                   code="connect", retryable=True) from exc
+            raise SmsOutcomeUnknown("The connection to Twilio broke after the message was sent; "
+                                    "waiting for Twilio to confirm.") from exc
+        except requests.Timeout as exc:  # a read timeout: the request went out
+            raise SmsOutcomeUnknown("Twilio did not answer in time after the message was sent; "
+                                    "waiting for Twilio to confirm.") from exc
+        return SmsSent(provider_message_id=created.sid)
+
+    @staticmethod
+    def _refusal(exc: TwilioRestException) -> SmsSendError:
+        code = str(exc.code or "")
+        if exc.status == 429 or code == "20429":
+            return SmsSendError(twilio_errors.explain("20429"), code=code or "429", retryable=True)
+        if exc.status >= 500:
+            return SmsSendError(f"Twilio had a server error (HTTP {exc.status}); nothing was sent.",
+                                code=code or str(exc.status), retryable=True)
+        return SmsSendError(
+            twilio_errors.explain(code) if code else f"Twilio refused the message (HTTP {exc.status}).",
+            code=code or str(exc.status),
+            retryable=twilio_errors.is_retryable(code),
+            fallback=code in twilio_errors.FALLBACK,
+            opted_out=code == twilio_errors.OPTED_OUT,
+        )
+
+    def lookup(self, *, to: str, body: str, since: datetime) -> SmsFound | None:
+        # Twilio filters by recipient and send date; the text tells our message apart.
+        sender = self._sender()
+        recent = self.client.messages.list(
+            to=to, date_sent_after=since - timedelta(minutes=5), limit=50,
+            **({"from_": sender["from_"]} if "from_" in sender else {}),
+        )
+        for found in recent:
+            if (found.body or "").strip() == body.strip():
+                return SmsFound(provider_message_id=found.sid, status=found.status,
+                                error_code=str(found.error_code or ""))
+        return None

@@ -1,0 +1,191 @@
+"""
+What happens after a provider answers: retries, permanent failures, opt-outs,
+fallback to email, status callbacks and settling unknown outcomes.
+
+Every change is a conditional UPDATE from the states it may come from, so a
+repeated or out-of-order callback never moves a message backwards.
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..backends.sms import SmsSendError, get_sms_backend
+from ..backends.sms import twilio_errors
+from ..models import Channel, ConsentActor, Message, MessageStatus
+from .consent import consent_record
+
+logger = logging.getLogger(__name__)
+
+# Where a provider's status word takes a message, and from which states.
+IN_FLIGHT = [MessageStatus.SENDING, MessageStatus.UNKNOWN]
+ACCEPTED = [*IN_FLIGHT, MessageStatus.SENT]
+
+
+def retry_delay(*, attempt: int) -> timedelta:
+    """Exponential backoff with jitter: about base, 2x base, 4x base ..., capped."""
+    ceiling = min(settings.SMS_RETRY_MAX_SECONDS, settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _move(message_id: int, *, from_statuses: list[str], now: datetime, **fields) -> bool:
+    return bool(
+        Message.objects.filter(pk=message_id, status__in=from_statuses).update(updated_at=now, **fields)
+    )
+
+
+def message_fallback_to_email(*, message: Message, now: datetime) -> Message | None:
+    """Plan the email version of an SMS that cannot reach the patient, once.
+
+    Nothing happens when the patient has no email consent, or when the step's
+    email already exists (sent with the SMS, or an earlier fallback).
+    """
+    patient = message.enrollment.patient
+    if Channel.EMAIL not in patient.channels():
+        return None
+    fallback, created = Message.objects.get_or_create(
+        enrollment_id=message.enrollment_id, step_id=message.step_id, channel=Channel.EMAIL,
+        defaults={"scheduled_at": now, "due_at": now, "fallback_for": message,
+                  "reason": "instead of an SMS that could not reach the patient"},
+    )
+    if created:
+        logger.info("message %s: email fallback %s planned", message.pk, fallback.pk)
+    return fallback if created else None
+
+
+def sms_failed(*, message: Message, code: str, reason: str, from_statuses: list[str],
+               now: datetime, fallback: bool = False, opted_out: bool = False) -> bool:
+    """Record a permanent SMS failure and act on it: opt-out, email fallback."""
+    with transaction.atomic():
+        moved = _move(message.pk, from_statuses=from_statuses, now=now, status=MessageStatus.FAILED,
+                      error_code=code, reason=reason[:300], lease_expires_at=None)
+        if not moved:
+            return False
+        if opted_out:
+            consent_record(patient=message.enrollment.patient, channel=Channel.SMS, given=False,
+                           actor=ConsentActor.PROVIDER_ERROR, source=f"Twilio error {code}")
+        if fallback:
+            message_fallback_to_email(message=message, now=now)
+    logger.warning("message %s failed (code %s)", message.pk, code or "-")
+    return True
+
+
+def sms_retry_or_fail(*, message: Message, code: str, reason: str, from_statuses: list[str],
+                      now: datetime, fallback: bool = False) -> str:
+    """Try a retryable failure again later, or fail it when the attempts are used up."""
+    attempts = Message.objects.values_list("attempts", flat=True).get(pk=message.pk)
+    if attempts < settings.SMS_MAX_ATTEMPTS:
+        due = now + retry_delay(attempt=attempts)
+        moved = _move(message.pk, from_statuses=from_statuses, now=now, status=MessageStatus.PENDING,
+                      due_at=due, error_code=code, lease_expires_at=None, claim_token=None,
+                      provider_message_id="",
+                      reason=f"retry {attempts + 1} of {settings.SMS_MAX_ATTEMPTS} at "
+                             f"{due:%H:%M:%S} UTC: {reason}"[:300])
+        if moved:
+            logger.info("message %s will be retried (code %s)", message.pk, code or "-")
+            return MessageStatus.PENDING
+        return ""
+    sms_failed(message=message, code=code, from_statuses=from_statuses, now=now, fallback=fallback,
+               reason=f"gave up after {attempts} attempts: {reason}")
+    return MessageStatus.FAILED
+
+
+def sms_refused(*, message: Message, error: SmsSendError, now: datetime) -> str:
+    """Handle the provider refusing a send (the message is ours, in "sending")."""
+    if error.retryable:
+        return sms_retry_or_fail(message=message, code=error.code, reason=error.reason,
+                                 from_statuses=[MessageStatus.SENDING], now=now, fallback=error.fallback)
+    sms_failed(message=message, code=error.code, reason=error.reason, from_statuses=[MessageStatus.SENDING],
+               now=now, fallback=error.fallback, opted_out=error.opted_out)
+    return MessageStatus.FAILED
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    message_id: int
+    provider_message_id: str
+    status: str
+    error_code: str = ""
+
+
+def message_status_update(*, update: StatusUpdate, now: datetime | None = None) -> bool:
+    """Apply a provider status callback; returns whether anything changed.
+
+    Only forward: a late "sent" never overwrites "delivered", a repeat changes
+    nothing, and a callback about an earlier attempt (another SID) is ignored.
+    """
+    now = now or timezone.now()
+    message = (
+        Message.objects.select_related("enrollment__patient__clinic")
+        .filter(pk=update.message_id, channel=Channel.SMS).first()
+    )
+    if message is None or not update.provider_message_id:
+        return False
+    if message.provider_message_id and message.provider_message_id != update.provider_message_id:
+        return False  # about an earlier attempt
+    sid = {"provider_message_id": update.provider_message_id}
+    status = update.status.lower()
+    if status in {"queued", "accepted", "scheduled", "sending", "sent"}:
+        # The provider has it: an unknown outcome is settled as sent.
+        return _move(message.pk, from_statuses=IN_FLIGHT, now=now, status=MessageStatus.SENT,
+                     sent_at=message.sent_at or now, reason="", lease_expires_at=None, **sid)
+    if status in {"delivered", "read"}:
+        return _move(message.pk, from_statuses=ACCEPTED, now=now, status=MessageStatus.DELIVERED,
+                     delivered_at=now, sent_at=message.sent_at or now, reason="", lease_expires_at=None, **sid)
+    if status in {"undelivered", "failed", "canceled"}:
+        code = update.error_code or ""
+        reason = twilio_errors.explain(code) if code else f"Twilio reported the message {status}."
+        fallback = code in twilio_errors.FALLBACK
+        Message.objects.filter(pk=message.pk, status__in=ACCEPTED).update(**sid)
+        if twilio_errors.is_retryable(code):
+            # Known not delivered, so sending again cannot make a duplicate.
+            return bool(sms_retry_or_fail(message=message, code=code, reason=reason,
+                                          from_statuses=ACCEPTED, now=now, fallback=fallback))
+        return sms_failed(message=message, code=code, reason=reason, from_statuses=ACCEPTED, now=now,
+                          fallback=fallback, opted_out=code == twilio_errors.OPTED_OUT)
+    return False
+
+
+def unknown_messages_settle(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Look up messages whose outcome stayed unknown; settle each one, never resend blindly.
+
+    Found at the provider: its status is applied. Not found: the provider never
+    got it, so it is retried. A backend that cannot look up fails the message
+    with the reason rather than risk a second text.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.UNKNOWN_SETTLE_AFTER_SECONDS)
+    stale = list(
+        Message.objects.select_related("enrollment__patient")
+        .filter(status=MessageStatus.UNKNOWN, updated_at__lt=cutoff)
+        .order_by("updated_at")[:limit]
+    )
+    backend = get_sms_backend() if stale else None
+    settled = 0
+    for message in stale:
+        try:
+            found = backend.lookup(to=message.enrollment.patient.mobile.as_e164, body=message.body,
+                                   since=message.updated_at - timedelta(hours=1))
+        except NotImplementedError:
+            settled += sms_failed(
+                message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
+                reason="Interrupted while sending and the provider cannot be asked; not sent again, "
+                       "as the patient may already have it.")
+            continue
+        except Exception:
+            logger.exception("message %s: lookup failed; will try again", message.pk)
+            continue
+        if found is None:
+            settled += bool(sms_retry_or_fail(
+                message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
+                reason="the provider has no record of it, so it is safe to send again"))
+        else:
+            settled += message_status_update(update=StatusUpdate(
+                message_id=message.pk, provider_message_id=found.provider_message_id,
+                status=found.status, error_code=found.error_code), now=now)
+    return settled

@@ -1,0 +1,156 @@
+"""
+Texts patients send: opt-out and opt-in keywords, HELP, check-in answers,
+warning signs, and every other reply, stored for the clinic's coordinators.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ..models import (
+    CheckInAnswer,
+    Channel,
+    ConsentActor,
+    Escalation,
+    EscalationKind,
+    InboundKind,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
+    Urgency,
+)
+from ..rendering import render_system_sms
+from ..triage import keyword, parse_answer, rule_matches, warning_signs
+from .consent import consent_record
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    inbound: InboundMessage
+    reply: str | None  # the automatic answer to text back, if any
+    duplicate: bool = False
+
+
+def patients_for_number(*, number: str) -> list[Patient]:
+    """Patients with this mobile, the one texted most recently first."""
+    return list(
+        Patient.objects.filter(mobile=number)
+        .select_related("clinic")
+        .annotate(last_sms=Max("enrollments__messages__sent_at"))
+        .order_by("-last_sms", "-created_at")
+    )
+
+
+def _open_check_in(*, patient: Patient) -> Message | None:
+    """The latest check-in SMS sent to the patient within the reply window."""
+    since = timezone.now() - timedelta(days=settings.CHECKIN_REPLY_WINDOW_DAYS)
+    return (
+        Message.objects.filter(
+            enrollment__patient=patient, channel=Channel.SMS, sent_at__gte=since,
+            status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+        )
+        .exclude(step__asks="")
+        .select_related("step", "enrollment")
+        .order_by("-sent_at")
+        .first()
+    )
+
+
+def _escalate_answer(*, inbound: InboundMessage, check_in: Message, value: str) -> None:
+    step = check_in.step
+    CheckInAnswer.objects.create(enrollment=check_in.enrollment, step=step, inbound=inbound, value=value)
+    if not rule_matches(step.escalate_when, value):
+        return
+    already = Escalation.objects.filter(
+        enrollment=check_in.enrollment, kind=EscalationKind.CHECK_IN,
+        inbound__answer__step=step, acknowledged_at__isnull=True,
+    ).exists()
+    if not already:
+        Escalation.objects.create(
+            clinic=inbound.clinic, patient=inbound.patient, enrollment=check_in.enrollment, inbound=inbound,
+            kind=EscalationKind.CHECK_IN, urgency=Urgency.ROUTINE,
+            summary=f"Answered {value} to “{step.get_topic_display()}” (day {step.offset_days}): "
+                    f"{step.escalation_note or 'call the patient'}"[:300],
+        )
+
+
+def _escalate_warning_signs(*, inbound: InboundMessage, signs: list[str]) -> bool:
+    """Open one urgent escalation per patient until a coordinator acknowledges it."""
+    if Escalation.objects.filter(patient=inbound.patient, kind=EscalationKind.RED_FLAG,
+                                 acknowledged_at__isnull=True).exists():
+        return False
+    escalation = Escalation.objects.create(
+        clinic=inbound.clinic, patient=inbound.patient, enrollment=inbound.enrollment, inbound=inbound,
+        kind=EscalationKind.RED_FLAG, urgency=Urgency.URGENT,
+        summary=f"Warning signs in a reply: {', '.join(signs)}. Call the patient now."[:300],
+    )
+    from ..tasks import send_escalation_alert
+
+    send_escalation_alert.delay_on_commit(escalation.pk)
+    return True
+
+
+@transaction.atomic
+def inbound_receive(*, provider_message_id: str, from_number: str, to_number: str = "",
+                    body: str = "", opt_out_type: str = "") -> InboundResult:
+    """Record an incoming text and act on it; the same provider id twice changes nothing."""
+    inbound, created = InboundMessage.objects.get_or_create(
+        provider_message_id=provider_message_id,
+        defaults={"from_number": from_number, "to_number": to_number[:32], "body": body},
+    )
+    if not created:
+        return InboundResult(inbound=inbound, reply=None, duplicate=True)
+
+    patients = patients_for_number(number=from_number)
+    patient = patients[0] if patients else None
+    if patient is not None:
+        inbound.patient, inbound.clinic = patient, patient.clinic
+        inbound.enrollment = patient.enrollments.filter(status__in=["active", "paused"]).first()
+
+    kind = keyword(body, opt_out_type=opt_out_type)
+    reply = None
+    if kind == "opt_out":
+        inbound.kind = InboundKind.OPT_OUT
+        # The number asked to stop: every patient texted at it stops.
+        for each in patients:
+            consent_record(patient=each, channel=Channel.SMS, given=False,
+                           actor=ConsentActor.PATIENT_KEYWORD, source=f"{body.strip()[:20].upper()} keyword")
+        reply = "opt_out"
+    elif kind == "opt_in":
+        inbound.kind = InboundKind.OPT_IN
+        for each in patients:
+            consent_record(patient=each, channel=Channel.SMS, given=True,
+                           actor=ConsentActor.PATIENT_KEYWORD, source=f"{body.strip()[:20].upper()} keyword")
+        reply = "opt_in"
+    elif kind == "help":
+        inbound.kind = InboundKind.HELP
+        reply = "help"
+    elif patient is not None:
+        check_in = _open_check_in(patient=patient)
+        value = parse_answer(body, asks=check_in.step.asks) if check_in else None
+        if value is not None:
+            inbound.kind = InboundKind.ANSWER
+            inbound.in_reply_to, inbound.enrollment = check_in, check_in.enrollment
+        signs = warning_signs(body)
+        if signs:
+            inbound.kind = InboundKind.RED_FLAG
+        inbound.save()
+        if value is not None:
+            _escalate_answer(inbound=inbound, check_in=check_in, value=value)
+            reply = "answer_thanks"
+        if signs and _escalate_warning_signs(inbound=inbound, signs=signs):
+            reply = "red_flag"  # once per open escalation, not once per repeat
+    inbound.save()
+    logger.info("inbound %s recorded as %s", inbound.pk, inbound.kind)
+    text = None
+    if reply and patient is not None:
+        text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic)
+    return InboundResult(inbound=inbound, reply=text)

@@ -1,0 +1,215 @@
+"""Delivery outcomes end to end through dispatch, with Twilio's HTTP API faked."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import responses
+import time_machine
+from django.core import mail
+
+from reminders.models import ConsentEvent, Message, MessageStatus
+from reminders.services.delivery import StatusUpdate, message_status_update, unknown_messages_settle
+from reminders.services.dispatch import dispatch_cycle
+from reminders.services.enrollments import enrollment_create
+from tests import twilio_fakes as fake
+
+UTC = timezone.utc
+DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
+SID = "SM" + "a" * 32
+
+
+@pytest.fixture(autouse=True)
+def twilio(settings):
+    fake.configure(settings)
+
+
+@pytest.fixture
+def enrollment(patient, program):
+    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+
+
+def day0(enrollment) -> Message:
+    return enrollment.messages.get(step__key="day0", channel="sms")
+
+
+def dispatch_at(moment):
+    with time_machine.travel(moment, tick=False):
+        return dispatch_cycle()
+
+
+@responses.activate
+def test_accepted_is_sent_with_the_sid(enrollment):
+    responses.add(fake.accepted(SID))
+    assert dispatch_at(DAY0_DUE).as_dict()["sent"] == 1
+    message = day0(enrollment)
+    assert (message.status, message.provider_message_id) == ("sent", SID)
+
+
+@responses.activate
+def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollment):
+    responses.add(fake.refused(429, 20429))
+    assert dispatch_at(DAY0_DUE).as_dict()["retrying"] == 1
+    message = day0(enrollment)
+    assert message.status == MessageStatus.PENDING
+    assert message.error_code == "20429"
+    assert DAY0_DUE + timedelta(seconds=15) <= message.due_at <= DAY0_DUE + timedelta(seconds=30)
+    assert message.reason.startswith("retry 2 of 5")
+
+    responses.replace(fake.accepted(SID))
+    assert dispatch_at(message.due_at - timedelta(seconds=1)).claimed == 0
+    assert dispatch_at(message.due_at).as_dict()["sent"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.error_code) == ("sent", 2, "")
+
+
+@responses.activate
+def test_retries_stop_after_the_last_attempt(enrollment, settings):
+    settings.SMS_MAX_ATTEMPTS = 3
+    responses.add(fake.refused(503, None))
+    moment = DAY0_DUE
+    for _ in range(3):
+        dispatch_at(moment)
+        moment = day0(enrollment).due_at
+    message = day0(enrollment)
+    assert (message.status, message.attempts) == ("failed", 3)
+    assert message.reason.startswith("gave up after 3 attempts")
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_an_opted_out_number_fails_records_the_opt_out_and_cancels_pending_sms(enrollment):
+    responses.add(fake.refused(400, 21610))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+    assert (message.status, message.error_code) == ("failed", "21610")
+    assert "replied STOP" in message.reason
+    event = ConsentEvent.objects.get()
+    assert (event.channel, event.given, event.actor, event.source) == ("sms", False, "provider_error", "Twilio error 21610")
+    assert set(enrollment.messages.exclude(pk=message.pk).values_list("status", flat=True)) == {"cancelled"}
+
+
+@responses.activate
+def test_a_landline_falls_back_to_email_once(make_patient, program):
+    patient = make_patient(email_consent=True)
+    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+    responses.add(fake.refused(400, 21614))
+    dispatch_at(DAY0_DUE)
+    sms = day0(enrollment)
+    fallback = enrollment.messages.get(step__key="day0", channel="email")
+    assert sms.status == "failed" and fallback.fallback_for == sms
+
+    assert dispatch_at(DAY0_DUE + timedelta(seconds=5)).as_dict()["sent"] == 1
+    [email] = mail.outbox
+    assert "could not send this message to your phone" in email.body
+    assert "Hello Margaret, this is day 0." in email.body
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # A late callback saying the same changes nothing and plans nothing more.
+    assert not message_status_update(update=StatusUpdate(message_id=sms.pk, provider_message_id=SID,
+                                                         status="undelivered", error_code="30006"))
+    assert enrollment.messages.filter(channel="email", step__key="day0").count() == 1
+
+
+@responses.activate
+def test_no_fallback_without_email_consent(enrollment):
+    responses.add(fake.refused(400, 21614))
+    dispatch_at(DAY0_DUE)
+    assert not enrollment.messages.filter(channel="email").exists()
+
+
+def test_a_timeout_after_sending_is_unknown_until_the_callback_settles_it(enrollment, settings):
+    settings.TWILIO_READ_TIMEOUT = 0.3
+    with fake.silent_server() as (url, _):
+        settings.TWILIO_API_URL = url
+        assert dispatch_at(DAY0_DUE).as_dict()["unknown"] == 1
+    message = day0(enrollment)
+    assert message.status == MessageStatus.UNKNOWN
+    assert message.body  # kept for a lookup
+    # Nothing resends it, however often dispatch runs.
+    assert dispatch_at(DAY0_DUE + timedelta(minutes=5)).claimed == 0
+    assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID, status="delivered"))
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == ("delivered", SID)
+
+
+@responses.activate
+def test_an_unknown_outcome_is_settled_by_lookup(enrollment):
+    message = day0(enrollment)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, body="Riverside: hi",
+                                                 updated_at=DAY0_DUE, attempts=1)
+    responses.add(responses.GET, fake.MESSAGES_URL, json={
+        "messages": [fake.message_json(SID, status="delivered", body="Riverside: hi")],
+        "next_page_uri": None, "page": 0, "page_size": 50, "uri": "/x"})
+    with time_machine.travel(DAY0_DUE + timedelta(minutes=5), tick=False):
+        assert unknown_messages_settle() == 0  # too early: a callback may still come
+    with time_machine.travel(DAY0_DUE + timedelta(minutes=11), tick=False):
+        assert unknown_messages_settle() == 1
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == ("delivered", SID)
+
+
+@responses.activate
+def test_an_unknown_outcome_twilio_never_got_is_sent_again(enrollment):
+    message = day0(enrollment)
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, body="Riverside: hi",
+                                                 updated_at=DAY0_DUE, attempts=1)
+    responses.add(responses.GET, fake.MESSAGES_URL, json={"messages": [], "next_page_uri": None,
+                                                          "page": 0, "page_size": 50, "uri": "/x"})
+    with time_machine.travel(DAY0_DUE + timedelta(minutes=11), tick=False):
+        assert unknown_messages_settle() == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PENDING
+    responses.add(fake.accepted(SID))
+    assert dispatch_at(message.due_at).as_dict()["sent"] == 1
+
+
+@responses.activate
+def test_callbacks_only_move_forward(enrollment):
+    responses.add(fake.accepted(SID))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+
+    def callback(status, code="", sid=SID):
+        return message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=sid,
+                                                         status=status, error_code=code))
+
+    assert callback("delivered")
+    assert not callback("delivered")  # repeated
+    assert not callback("sent")  # late, out of order
+    assert not callback("failed", "30005")  # nothing moves a delivered message back
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert message.delivered_at is not None
+
+
+@responses.activate
+def test_an_undelivered_callback_with_a_carrier_code_retries_and_a_stale_one_is_ignored(enrollment):
+    responses.add(fake.accepted(SID))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+    with time_machine.travel(DAY0_DUE + timedelta(minutes=1), tick=False):
+        assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                         status="undelivered", error_code="30003"))
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("pending", "30003")
+
+    responses.replace(fake.accepted("SM" + "b" * 32))
+    dispatch_at(message.due_at)
+    # The first attempt's late "delivered" is about another SID: ignored.
+    assert not message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                         status="delivered"))
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == ("sent", "SM" + "b" * 32)
+
+
+@responses.activate
+def test_a_failed_callback_with_a_permanent_code_fails_the_message(enrollment):
+    responses.add(fake.accepted(SID))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+    assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                     status="failed", error_code="30007"))
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("failed", "30007")
+    assert "blocked" in message.reason
