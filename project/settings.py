@@ -141,6 +141,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The console SMS backend prints to stdout; keep that out of the log stream.
+CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # SCHEDULING
