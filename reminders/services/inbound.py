@@ -117,19 +117,14 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
 
     kind = keyword(body, opt_out_type=opt_out_type)
     reply = None
-    if kind == "opt_out":
-        inbound.kind = InboundKind.OPT_OUT
-        # The number asked to stop: every patient texted at it stops.
+    if kind in ("opt_out", "opt_in"):
+        given = kind == "opt_in"
+        inbound.kind = InboundKind.OPT_IN if given else InboundKind.OPT_OUT
+        # The number asked: every patient texted at it is covered.
         for each in patients:
-            consent_record(patient=each, channel=Channel.SMS, given=False,
+            consent_record(patient=each, channel=Channel.SMS, given=given,
                            actor=ConsentActor.PATIENT_KEYWORD, source=f"{body.strip()[:20].upper()} keyword")
-        reply = "opt_out"
-    elif kind == "opt_in":
-        inbound.kind = InboundKind.OPT_IN
-        for each in patients:
-            consent_record(patient=each, channel=Channel.SMS, given=True,
-                           actor=ConsentActor.PATIENT_KEYWORD, source=f"{body.strip()[:20].upper()} keyword")
-        reply = "opt_in"
+        reply = kind
     elif kind == "help":
         inbound.kind = InboundKind.HELP
         reply = "help"
