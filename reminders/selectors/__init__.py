@@ -1,0 +1,1 @@
+"""Reads: queries and previews that write nothing."""

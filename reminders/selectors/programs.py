@@ -1,0 +1,187 @@
+"""
+A program's timeline as its patients would read it, rendered without touching the database.
+
+``program_preview`` builds unsaved Clinic, Patient, Enrollment and Message
+objects in memory and renders every step and channel through
+``reminders.rendering``, the code that renders real messages at send time.
+The ``render_programs`` command prints it for a physician's review; the admin
+can show the same rows for a program or for one patient's enrollment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .. import rendering
+from ..content import sms_cost
+from ..models import ANCHOR_EVENTS_BY_KIND, Channel, Clinic, Enrollment, Message, Patient, Program, Step
+from ..scheduling import local_send_time
+
+SAMPLE_UNSUBSCRIBE_URL = "https://followup.example/u/sample-token"
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One message of a program's timeline, rendered."""
+
+    program: str  # the program's slug
+    step: str  # the step's key
+    day: int
+    time: str  # local send time, "HH:MM"
+    topic: str
+    channel: str  # "sms" or "email"
+    language: str
+    is_first_message: bool  # the first SMS of the enrollment: it carries the intro notice
+    asks: str  # the answer a check-in asks for ("" when none)
+    subject: str  # email only
+    text: str  # the SMS as sent, or the email's plain-text body
+    html: str  # email only
+    encoding: str | None  # SMS only: "GSM-7" or "UCS-2"
+    segments: int | None  # SMS only
+    characters: int
+    send_at: datetime | None = None  # local time in the patient's zone, when an anchor date is given
+
+    def as_dict(self, *, html: bool = False) -> dict:
+        row = asdict(self)
+        if not html:
+            row.pop("html")
+        row["send_at"] = self.send_at.isoformat() if self.send_at else None
+        return row
+
+
+def sample_clinic() -> Clinic:
+    """An unsaved clinic with every setting the templates quote filled in."""
+    return Clinic(
+        name="Riverside Spine and Bone Clinic",
+        phone="+12025550143",
+        time_zone="America/New_York",
+        emergency_number="911",
+        after_hours_phone="+12025550199",
+        lifting_limit="nothing heavier than a gallon of milk for 6 weeks",
+        driving_advice="no driving for 2 weeks, and never while you take opioid pain medicine",
+        consultation_target_days=14,
+    )
+
+
+def sample_patient(*, clinic: Clinic, language: str, discreet: bool = False) -> Patient:
+    """An unsaved patient of ``clinic`` who reads ``language``."""
+    first, last = ("Dolores", "Ramírez") if language == "es" else ("Margaret", "Okafor")
+    return Patient(
+        clinic=clinic, first_name=first, last_name=last, mobile="+12025550101",
+        email="patient@example.com", language=language, discreet=discreet,
+        sms_consent=True, email_consent=True,
+    )
+
+
+def render_preview_message(
+    *, message: Message, is_first_message: bool, unsubscribe_url: str = ""
+) -> rendering.RenderedMessage:
+    """Render an unsaved ``message`` as ``render_message`` would, with the context facts
+    that depend on the enrollment's history (first SMS, unsubscribe link) given here.
+    Raises ``rendering.RenderError``."""
+    context = rendering.message_context(message=message)
+    context["is_first_message"] = is_first_message
+    context["unsubscribe_url"] = unsubscribe_url if message.channel == Channel.EMAIL else ""
+    language = message.enrollment.patient.language
+    template = message.step.template
+    if message.channel == Channel.SMS:
+        text = rendering._render_text(language=language, template=template, part="sms.txt", context=context)
+        if not text:
+            raise rendering.RenderError(f"template {template}/sms.txt rendered empty")
+        return rendering.RenderedMessage(text=" ".join(text.split()))
+    subject = rendering._render_text(language=language, template=template, part="subject.txt", context=context)
+    body = rendering._render_text(language=language, template=template, part="body.txt", context=context)
+    html = rendering._render_html(language=language, template=template, part="body.html", context=context)
+    return rendering.RenderedMessage(text=body, subject=" ".join(subject.split()), html=html)
+
+
+def program_preview(
+    *,
+    program: Program,
+    language: str,
+    clinic: Clinic | None = None,
+    patient: Patient | None = None,
+    discreet: bool = False,
+    steps: Sequence[Step] | None = None,
+    first_sms_step: str | None = None,
+    unsubscribe_url: str = SAMPLE_UNSUBSCRIBE_URL,
+    anchor_date: date | None = None,
+) -> list[PreviewRow]:
+    """Every message of ``program``, in timeline order, rendered for one patient.
+
+    ``patient`` defaults to a sample patient of ``clinic`` (itself a sample
+    clinic by default) who reads ``language`` and has ``discreet`` SMS;
+    ``language`` always wins, so one real patient can be previewed in both
+    languages. ``steps`` defaults to the program's saved steps. The first SMS of
+    the timeline is rendered as the enrollment's first message (with the intro
+    notice) unless ``first_sms_step`` names another step, as when a late
+    enrollment skips day 0. With ``anchor_date`` (the diagnosis or procedure
+    day) each row also says when it goes out, in the patient's zone, before
+    quiet hours. Nothing is saved.
+    """
+    clinic = clinic or (patient.clinic if patient else sample_clinic())
+    if patient is None:
+        patient = sample_patient(clinic=clinic, language=language, discreet=discreet)
+    else:
+        # A copy in memory: the preview's language and clinic, the real row untouched.
+        patient = Patient(**{f.attname: getattr(patient, f.attname) for f in Patient._meta.concrete_fields})
+        patient.clinic = clinic
+        patient.language = language
+    anchor_event = sorted(ANCHOR_EVENTS_BY_KIND.get(program.kind, {""}))[0]
+    enrollment = Enrollment(patient=patient, program=program, anchor_event=anchor_event,
+                            anchor_date=anchor_date or date.today())
+    zone = patient.zone
+    ordered = sorted(
+        steps if steps is not None else program.steps.all(),
+        key=lambda s: (s.offset_days, s.send_time, s.key),
+    )
+    if first_sms_step is None:
+        first_sms_step = next((s.key for s in ordered if Channel.SMS in s.channels()), None)
+    rows = []
+    for step in ordered:
+        for channel in step.channels():
+            message = Message(enrollment=enrollment, step=step, channel=channel)
+            first = channel == Channel.SMS and step.key == first_sms_step
+            rendered = render_preview_message(
+                message=message, is_first_message=first, unsubscribe_url=unsubscribe_url
+            )
+            cost = sms_cost(rendered.text) if channel == Channel.SMS else None
+            rows.append(PreviewRow(
+                program=program.slug, step=step.key, day=step.offset_days,
+                time=step.send_time.strftime("%H:%M"), topic=step.topic, channel=channel,
+                language=language, is_first_message=first, asks=step.asks or "",
+                subject=rendered.subject, text=rendered.text, html=rendered.html,
+                encoding=cost.encoding if cost else None, segments=cost.segments if cost else None,
+                characters=len(rendered.text),
+                send_at=local_send_time(
+                    anchor_date=anchor_date, offset_days=step.offset_days, send_time=step.send_time, zone=zone,
+                ).astimezone(zone) if anchor_date else None,
+            ))
+    return rows
+
+
+def programs_from_files(*, paths: Iterable[Path]) -> list[tuple[Program, list[Step]]]:
+    """Programs and their steps read from definition files into unsaved objects, for a
+    preview of what loading them would give. Nothing is saved."""
+    from ..services.programs import _step_fields
+
+    found = []
+    for path in sorted(paths):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        program = Program(slug=data["slug"], name=data["name"], kind=data["kind"],
+                          description=data.get("description", ""))
+        steps = []
+        for index, raw in enumerate(data.get("steps", []), start=1):
+            step = Step(program=program, key=raw.get("key", ""),
+                        **_step_fields(raw, where=f"{path.name} step {index}"))
+            # Check-in fields; set here until the loader reads them itself.
+            step.asks = raw.get("asks", "")
+            step.escalate_when = raw.get("escalate_when", "")
+            step.escalation_note = raw.get("escalation_note", "")
+            steps.append(step)
+        found.append((program, steps))
+    return found
