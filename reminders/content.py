@@ -15,7 +15,9 @@ SMS encoding follows GSM 03.38 / 3GPP TS 23.038 as carriers count it:
   (an emoji, for instance) is never split.
 
 Reading grade is the Flesch-Kincaid grade level as computed by ``textstat``
-(an optional test dependency, imported only when a grade is asked for).
+(an optional test dependency, imported only when a grade is asked for). Spanish
+has no grade formula in common use; its reading ease is the Fernández-Huerta
+score (0-100, higher is easier; 70 and above reads as "fairly easy").
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def sms_cost(text: str) -> SmsCost:
 # -- Readability -------------------------------------------------------------------------------
 
 READING_FORMULA = "Flesch-Kincaid grade level (textstat.flesch_kincaid_grade)"
+SPANISH_READING_FORMULA = "Fernández-Huerta reading ease (textstat.fernandez_huerta)"
 
 _PHONE_LIKE = re.compile(r"\+?\(?\d[\d ().-]{5,}\d")
 _URL = re.compile(r"https?://\S+?(?=[.,;:!?)]*(?:\s|$))")
@@ -135,3 +138,13 @@ def reading_grade(text: str, *, names: Iterable[str] = ()) -> float:
     import textstat
 
     return float(textstat.flesch_kincaid_grade(readability_text(text, names=names)))
+
+
+def spanish_reading_ease(text: str, *, names: Iterable[str] = ()) -> float:
+    """The Fernández-Huerta reading ease of Spanish ``text`` (see ``readability_text``).
+    Needs ``textstat``; uses its own Spanish instance, so the shared one stays in English."""
+    from textstat.textstat import textstatistics
+
+    scorer = textstatistics()
+    scorer.set_lang("es")
+    return float(scorer.fernandez_huerta(readability_text(text, names=names)))

@@ -11,6 +11,7 @@ from reminders.content import (
     reading_grade,
     sms_cost,
     sms_segments,
+    spanish_reading_ease,
 )
 
 
@@ -90,3 +91,15 @@ def test_reading_grade_is_flesch_kincaid():
     assert reading_grade(text) < reading_grade(
         "Postoperative ambulation substantially diminishes thromboembolic complications."
     )
+
+
+def test_spanish_reading_ease_leaves_the_english_scorer_alone():
+    textstat = pytest.importorskip("textstat")
+    english = "Take short walks a few times a day. Rest in short spells."
+    before = textstat.flesch_kincaid_grade(english)
+    easy = spanish_reading_ease("Camine un poco cada día. Descanse en ratos cortos.")
+    hard = spanish_reading_ease(
+        "La movilización postoperatoria disminuye sustancialmente las complicaciones tromboembólicas."
+    )
+    assert easy > 80 > hard
+    assert textstat.flesch_kincaid_grade(english) == before

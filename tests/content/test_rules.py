@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from reminders.content import GSM7, non_gsm7_characters, reading_grade, sms_cost
+from reminders.content import GSM7, non_gsm7_characters, reading_grade, sms_cost, spanish_reading_ease
 
 from .conftest import LANGUAGES, program_files
 from .rules import (
@@ -31,6 +31,7 @@ from .rules import (
 )
 
 MAX_GRADE = 7.0
+MIN_SPANISH_EASE = 70.0
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates" / "messages"
 PARTS = {"sms": ["sms.txt"], "email": ["subject.txt", "body.txt", "body.html"]}
 
@@ -103,6 +104,20 @@ def test_english_reading_grade_is_at_most_7(cases):
         grade = reading_grade(text, names=[case.clinic_name, "Zoë-Siobhán Margaret"])
         if grade > MAX_GRADE:
             problems.append(f"{case}: grade {grade:.1f}: {text}")
+    assert not problems, report(problems)
+
+
+def test_spanish_reads_fairly_easy(cases):
+    """Fernández-Huerta reading ease of 70 or more ("fairly easy"), names and numbers replaced."""
+    pytest.importorskip("textstat")
+    problems = []
+    for case in cases:
+        if case.language != "es" or case.clinic_kind != "long":
+            continue
+        text = case.text if case.channel == "sms" else case.text.split("\n--\n")[0]
+        ease = spanish_reading_ease(text, names=[case.clinic_name, "María de los Ángeles"])
+        if ease < MIN_SPANISH_EASE:
+            problems.append(f"{case}: ease {ease:.0f}: {text}")
     assert not problems, report(problems)
 
 
