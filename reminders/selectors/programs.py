@@ -81,7 +81,9 @@ def render_preview_message(
     *, message: Message, is_first_message: bool, unsubscribe_url: str = ""
 ) -> rendering.RenderedMessage:
     """Render an unsaved ``message`` as ``render_message`` would, with the context facts
-    that depend on the enrollment's history (first SMS, unsubscribe link) given here.
+    that depend on the enrollment's history given here: whether it is the first SMS, and
+    the unsubscribe link (a preview never carries a patient's working link, so that staff
+    looking at a timeline cannot unsubscribe the patient by a click).
     Raises ``rendering.RenderError``."""
     context = rendering.message_context(message=message)
     context["is_first_message"] = is_first_message
@@ -176,12 +178,7 @@ def programs_from_files(*, paths: Iterable[Path]) -> list[tuple[Program, list[St
                           description=data.get("description", ""))
         steps = []
         for index, raw in enumerate(data.get("steps", []), start=1):
-            step = Step(program=program, key=raw.get("key", ""),
-                        **_step_fields(raw, where=f"{path.name} step {index}"))
-            # Check-in fields; set here until the loader reads them itself.
-            step.asks = raw.get("asks", "")
-            step.escalate_when = raw.get("escalate_when", "")
-            step.escalation_note = raw.get("escalation_note", "")
-            steps.append(step)
+            steps.append(Step(program=program, key=raw.get("key", ""),
+                              **_step_fields(raw, where=f"{path.name} step {index}")))
         found.append((program, steps))
     return found

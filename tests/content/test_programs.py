@@ -5,7 +5,6 @@ import tomllib
 from datetime import date, datetime, time, timezone
 from io import StringIO
 
-import pytest
 import time_machine
 from django.core.management import call_command
 
@@ -139,13 +138,32 @@ def test_loading_the_default_programs_twice_changes_nothing(db):
     assert counts == {p.slug: len(steps) for p, steps in program_files()}
 
 
-@pytest.mark.xfail(strict=True, reason="the loader does not read asks, escalate_when and "
-                                        "escalation_note yet (reminders/services/programs.py)")
 def test_the_loader_keeps_the_check_in_fields(db):
     programs_load()
+    for slug, raw in raw_steps():
+        step = Step.objects.get(program__slug=slug, key=raw["key"])
+        assert (step.asks, step.escalate_when, step.escalation_note) == (
+            raw.get("asks", ""), raw.get("escalate_when", ""), raw.get("escalation_note", ""))
     step = Step.objects.get(program__slug="after-diagnosis", key="day14-pain-check")
     assert (step.asks, step.escalate_when) == ("pain_score", ">=7")
-    assert step.escalation_note
+
+
+def test_check_in_rules_escalate_the_answers_the_texts_describe():
+    """The triage reads the replies the texts ask for, and the rule picks the worrying ones."""
+    from reminders.triage import parse_answer, rule_matches
+
+    for slug, raw in raw_steps():
+        asks, rule = raw.get("asks"), raw.get("escalate_when")
+        if not asks:
+            continue
+        if asks == "pain_score":
+            assert parse_answer("8", asks=asks) == "8"
+            assert rule_matches(rule, "7") and rule_matches(rule, "10"), raw["key"]
+            assert not rule_matches(rule, "3"), raw["key"]
+        elif asks == "choice_1_3":
+            assert parse_answer("2", asks=asks) == "2"
+            assert not rule_matches(rule, "1"), f"{slug}/{raw['key']}: answer 1 is the good one"
+            assert rule_matches(rule, "2"), f"{slug}/{raw['key']}"
 
 
 TINY = '''
