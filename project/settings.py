@@ -179,6 +179,13 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="followup@localhost")
 
+# BULK ENROLLMENT
+# ------------------------------------------------------------------------------
+# Limits of one CSV file (admin upload and `enroll_csv`): every row is checked
+# and enrolled in one transaction, so keep a file to a clinic's batch.
+CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=1024 * 1024)
+CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=2000)
+
 # DEMO
 # ------------------------------------------------------------------------------
 # Password of the demo logins made by `python manage.py seed_demo`.
