@@ -25,6 +25,12 @@ def test_templates(django_test_environment):
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # A real hasher costs ~0.2 s per user on a small machine; tests need none of its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def sms_outbox(settings):
     settings.SMS_BACKEND = "locmem"
     locmem.outbox.clear()
