@@ -46,9 +46,11 @@ class FollowupAdminSite(admin.AdminSite):
         return context
 
     def get_urls(self):
+        from .admin.dashboard import dashboard_view
         from .admin.sms_test import sms_test_self_view
 
         return [
+            path("dashboard/", self.admin_view(partial(dashboard_view, site=self)), name="followup_dashboard"),
             path("test-sms/", self.admin_view(partial(sms_test_self_view, site=self)),
                  name="followup_sms_test_self"),
             *super().get_urls(),
