@@ -17,6 +17,7 @@ class FollowupAdminSite(admin.AdminSite):
     site_title = "Fracture follow-up"
     index_title = "Coordinator workplace"
     index_template = "admin/followup_index.html"
+    site_url = None  # the service has no public site to link to
 
     # Read per request, so the setting can be switched without a code change.
     @property
