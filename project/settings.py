@@ -64,7 +64,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # APPS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the coordinators' site (per-clinic inbox count, dashboard, optional OTP).
+    "reminders.apps.FollowupAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +73,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "phonenumber_field",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "reminders",
 ]
 
@@ -81,10 +86,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks a user verified by a second factor (used when ADMIN_REQUIRE_OTP is on).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who made each change in the audit history.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Turns a locked-out login into a clear refusal; must come last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -111,6 +120,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# LOGIN SECURITY
+# ------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+# Lock a user name from one address: one clinic behind one NAT address must not
+# lock out its colleagues because someone mistyped a password.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# A second factor (TOTP app or static backup codes, django-otp) for admin logins.
+ADMIN_REQUIRE_OTP = env.bool("ADMIN_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = "Fracture follow-up"
+
+# AUDIT HISTORY
+# ------------------------------------------------------------------------------
+# History is for reading: a revert would bypass the services that keep the
+# schedule and the consent ledger consistent.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -219,6 +253,13 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="followup@localhost")
+
+# BULK ENROLLMENT
+# ------------------------------------------------------------------------------
+# Limits of one CSV file (admin upload and `enroll_csv`): every row is checked
+# and enrolled in one transaction, so keep a file to a clinic's batch.
+CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=1024 * 1024)
+CSV_IMPORT_MAX_ROWS = env.int("CSV_IMPORT_MAX_ROWS", default=2000)
 
 # DEMO
 # ------------------------------------------------------------------------------

@@ -241,6 +241,17 @@ class EnrollmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class StatusReason(models.TextChoices):
+    """Why a coordinator paused, resumed or cancelled an enrollment (stored as the label)."""
+
+    CONSULTATION_ATTENDED = "consultation_attended", "Consultation attended"
+    PROCEDURE_DONE = "procedure_done", "Procedure done"
+    ADMITTED_TO_HOSPITAL = "admitted_to_hospital", "Admitted to hospital"
+    DECEASED = "deceased", "Deceased"
+    MOVED_AWAY = "moved_away", "Moved away"
+    PATIENT_REQUEST = "patient_request", "Patient request"
+
+
 class Enrollment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="enrollments")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")

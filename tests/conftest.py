@@ -48,6 +48,12 @@ def celery_eager():
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # A real hasher costs ~0.2 s per user on a small machine; tests need none of its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def sms_outbox(settings):
     settings.SMS_BACKEND = "locmem"
     locmem.outbox.clear()
@@ -142,3 +148,34 @@ def program(make_program):
         {"key": "day7", "offset_days": 7, "send_time": time(11, 0), "channel": "both",
          "template": "test/both"},
     ])
+
+
+@pytest.fixture
+def clinic_b(make_clinic):
+    return make_clinic(name="Hillcrest Fracture Liaison Service", phone="+442079460958",
+                       time_zone="Europe/London")
+
+
+@pytest.fixture
+def coordinator_group(db):
+    """The Coordinator group as the migration makes it (again: a transactional test empties tables)."""
+    from reminders.services.access import coordinator_group_ensure
+
+    return coordinator_group_ensure()
+
+
+COORDINATOR_PASSWORD = "coord-pass-123"
+
+
+@pytest.fixture
+def make_coordinator(coordinator_group, django_user_model):
+    from reminders.models import Coordinator
+
+    def make(*, username, clinic, mobile=""):
+        user = django_user_model.objects.create_user(username=username, password=COORDINATOR_PASSWORD,
+                                                     is_staff=True)
+        user.groups.add(coordinator_group)
+        Coordinator.objects.create(user=user, clinic=clinic, mobile=mobile)
+        return user
+
+    return make

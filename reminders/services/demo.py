@@ -5,13 +5,31 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import AnchorEvent, Clinic, Enrollment, Message, MessageStatus, Patient, Program
+from ..models import (
+    AnchorEvent,
+    CheckInAnswer,
+    Clinic,
+    Coordinator,
+    Enrollment,
+    Escalation,
+    EscalationKind,
+    InboundKind,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Patient,
+    Program,
+    StatusReason,
+    Topic,
+    Urgency,
+)
+from .access import coordinator_group_ensure
 from .enrollments import enrollment_cancel, enrollment_create, enrollment_pause
+from .patients import patient_save
 
 # Zones the demo patients may live in; each patient gets one where it is daytime
 # now, so the first texts are not held back by quiet hours during a demo.
@@ -28,15 +46,26 @@ CLINICS = [
      "email": "followup@hillcrest.example", "time_zone": "Europe/London"},
 ]
 
+# The coordinators' own numbers, for "Send a test SMS to yourself".
+COORDINATOR_MOBILES = {"a": "+12025550190", "b": "+447911123400"}
+
 PATIENTS = {
     "a": [("Margaret", "Okafor", "+12025550101", "pvp", "now"),
           ("Walter", "Brennan", "+12025550102", "diagnosis", "now"),
           ("Dolores", "Whitfield", "+12025550103", "pkp", "days_ago"),
           ("Harold", "Nguyen", "+12025550104", "diagnosis", "paused")],
-    "b": [("Edith", "Marsh", "+447700900101", "pkp", "now"),
-          ("Arthur", "Pembroke", "+447700900102", "diagnosis", "now"),
-          ("Irene", "Castillo", "+447700900103", "pvp", "cancelled")],
+    "b": [("Edith", "Marsh", "+447911123401", "pkp", "now"),
+          ("Arthur", "Pembroke", "+447911123402", "diagnosis", "now"),
+          ("Irene", "Castillo", "+447911123403", "pvp", "cancelled")],
 }
+
+# Replies some demo patients sent: (clinic key, patient index) -> kind, text.
+REPLIES = {
+    ("a", 0): (InboundKind.RED_FLAG, "The pain moved down my leg and my foot feels numb since this morning"),
+    ("a", 2): (InboundKind.ANSWER, "YES"),
+    ("b", 1): (InboundKind.REPLY, "Thank you. Who do I call about the bone scan?"),
+}
+DEMO_REPLY_PREFIX = "demo-"
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,8 @@ class DemoResult:
     clinics: int
     patients: int
     due_soon: int
+    replies: int = 0
+    open_escalations: int = 0
 
 
 def _daytime_zone(*, now: datetime, index: int) -> str:
@@ -72,14 +103,42 @@ def _user(*, username: str, password: str, superuser: bool = False):
     user.set_password(password)
     user.save()
     if not superuser:
-        group, _ = Group.objects.get_or_create(name="Coordinator")
-        user.groups.add(group)
+        user.groups.add(coordinator_group_ensure())
     return user
+
+
+def _reply(*, enrollment: Enrollment, kind: str, body: str, coordinator) -> int:
+    """A reply from the patient, as the inbound webhook would record it; an urgent one escalates."""
+    patient = enrollment.patient
+    inbound = InboundMessage.objects.create(
+        provider_message_id=f"{DEMO_REPLY_PREFIX}{enrollment.pk}", from_number=patient.mobile, to_number="",
+        body=body, kind=kind, clinic=patient.clinic, patient=patient, enrollment=enrollment,
+    )
+    if kind == InboundKind.ANSWER:
+        step = (enrollment.program.steps.filter(topic=Topic.SPECIALIST_CONSULTATION).first()
+                or enrollment.program.steps.first())
+        CheckInAnswer.objects.create(enrollment=enrollment, step=step, inbound=inbound, value="yes")
+    if kind == InboundKind.RED_FLAG:
+        Escalation.objects.create(
+            clinic=patient.clinic, patient=patient, enrollment=enrollment, inbound=inbound,
+            kind=EscalationKind.RED_FLAG, urgency=Urgency.URGENT,
+            summary="Warning sign in a reply: new numbness; call the patient today",
+        )
+        return 1
+    if kind == InboundKind.REPLY:
+        # An older, routine one, already taken care of by the clinic's coordinator.
+        Escalation.objects.create(
+            clinic=patient.clinic, patient=patient, enrollment=enrollment, inbound=inbound,
+            kind=EscalationKind.CHECK_IN, urgency=Urgency.ROUTINE, summary="Question about the bone scan",
+            acknowledged_at=timezone.now(), acknowledged_by=coordinator,
+        )
+    return 0
 
 
 @transaction.atomic
 def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
-    """Two clinics, an admin and two coordinators, and patients in several states.
+    """Two clinics, an admin and a coordinator for each clinic, and patients in several states,
+    some with replies and an open escalation.
 
     Running it again resets the demo patients, so their first texts fall due again.
     """
@@ -91,23 +150,25 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
             f"No active program of kind {', '.join(sorted(missing))}: run `python manage.py load_programs` first."
         )
     admin = _user(username="admin", password=password, superuser=True)
-    for clinic_data in CLINICS:
-        _user(username=f"coord-{clinic_data['key']}", password=password)
+    InboundMessage.objects.filter(provider_message_id__startswith=DEMO_REPLY_PREFIX).delete()
 
-    patients = due_soon = 0
+    patients = due_soon = replies = open_escalations = 0
     for clinic_data in CLINICS:
         key = clinic_data["key"]
         clinic, _ = Clinic.objects.update_or_create(
             name=clinic_data["name"],
             defaults={k: v for k, v in clinic_data.items() if k not in ("key", "name")},
         )
+        coordinator = _user(username=f"coord-{key}", password=password)
+        Coordinator.objects.update_or_create(
+            user=coordinator, clinic=clinic, defaults={"mobile": COORDINATOR_MOBILES[key]})
         for index, (first, last, mobile, event, state) in enumerate(PATIENTS[key]):
             Patient.objects.filter(clinic=clinic, mobile=mobile).delete()
-            patient = Patient.objects.create(
+            patient = patient_save(patient=Patient(
                 clinic=clinic, first_name=first, last_name=last, mobile=mobile,
                 email=f"{first.lower()}.{last.lower()}@example.com", email_consent=True,
                 time_zone=_daytime_zone(now=now, index=index + patients),
-            )
+            ), recorded_by=admin, source="demo data")
             kind = "after_diagnosis" if event == AnchorEvent.DIAGNOSIS else "after_procedure"
             today = now.astimezone(patient.zone).date()
             anchor = today - timedelta(days=3) if state == "days_ago" else today
@@ -120,8 +181,13 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
                     enrollment=enrollment, due_at=now + timedelta(seconds=20 + 5 * index)
                 )
             elif state == "paused":
-                enrollment_pause(enrollment=enrollment, reason="admitted to hospital")
+                enrollment_pause(enrollment=enrollment, reason=StatusReason.ADMITTED_TO_HOSPITAL.label)
             elif state == "cancelled":
-                enrollment_cancel(enrollment=enrollment, reason="moved away")
+                enrollment_cancel(enrollment=enrollment, reason=StatusReason.MOVED_AWAY.label)
+            if (key, index) in REPLIES:
+                kind, body = REPLIES[(key, index)]
+                open_escalations += _reply(enrollment=enrollment, kind=kind, body=body, coordinator=coordinator)
+                replies += 1
             patients += 1
-    return DemoResult(clinics=len(CLINICS), patients=patients, due_soon=due_soon)
+    return DemoResult(clinics=len(CLINICS), patients=patients, due_soon=due_soon, replies=replies,
+                      open_escalations=open_escalations)

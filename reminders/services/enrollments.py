@@ -70,7 +70,8 @@ def enrollment_plan(
     return planned
 
 
-def _validate_anchor_date(*, patient: Patient, anchor_date: date, now: datetime) -> None:
+def anchor_date_validate(*, patient: Patient, anchor_date: date, now: datetime) -> None:
+    """Refuse an anchor date in the future or further back than allowed, on the field."""
     today = now.astimezone(patient.zone).date()
     if anchor_date > today:
         raise ValidationError(
@@ -89,7 +90,10 @@ def enrollment_validate(
     *, patient: Patient, program: Program, anchor_event: str, anchor_date: date,
     now: datetime | None = None,
 ) -> Enrollment:
-    """An unsaved, validated enrollment. Raises ValidationError naming the field."""
+    """An unsaved, validated enrollment. Raises ValidationError naming the field.
+
+    ``patient`` may be unsaved: everything but the one-open-enrollment rule is checked.
+    """
     now = now or timezone.now()
     if not program.is_active:
         raise ValidationError({"program": f"The program “{program.name}” is retired."})
@@ -98,11 +102,14 @@ def enrollment_validate(
             {"patient": "The patient has no channel to send to: add a mobile number or an email "
                         "address and choose how they want to be reached."}
         )
-    _validate_anchor_date(patient=patient, anchor_date=anchor_date, now=now)
+    anchor_date_validate(patient=patient, anchor_date=anchor_date, now=now)
     enrollment = Enrollment(
         patient=patient, program=program, anchor_event=anchor_event, anchor_date=anchor_date
     )
-    enrollment.full_clean(exclude=["enrolled_by"])
+    # A patient not saved yet (an intake being previewed or a CSV row being
+    # checked) has no enrollment to clash with, and no id to validate.
+    exclude = ["enrolled_by"] if patient.pk else ["enrolled_by", "patient"]
+    enrollment.full_clean(exclude=exclude)
     return enrollment
 
 
@@ -122,6 +129,8 @@ def enrollment_create(
         patient=patient, program=program, anchor_event=anchor_event, anchor_date=anchor_date, now=now
     )
     enrollment.enrolled_by = enrolled_by
+    if enrolled_by is not None:
+        enrollment._history_user = enrolled_by  # the audit history's "who", also outside a request
     enrollment.save()
     Message.objects.bulk_create(
         Message(

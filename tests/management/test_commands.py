@@ -80,6 +80,7 @@ def test_seed_demo_refuses_without_debug(db, settings):
 
 def test_seed_demo_makes_logins_and_messages_due_within_a_minute(db, settings):
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
     from django.utils import timezone as djtz
 
     settings.DEBUG = True
@@ -89,7 +90,8 @@ def test_seed_demo_makes_logins_and_messages_due_within_a_minute(db, settings):
     call_command("seed_demo", stdout=StringIO())  # again: resets, never duplicates
     assert "coord-a" in out.getvalue()
     for username in ("admin", "coord-a", "coord-b"):
-        assert authenticate(username=username, password="demo-pass-123")
+        # django-axes checks every login against its lockouts, so it needs the request.
+        assert authenticate(RequestFactory().post("/admin/login/"), username=username, password="demo-pass-123")
     now = djtz.now()
     due_soon = Message.objects.filter(status="pending", due_at__lte=now + djtz.timedelta(minutes=1))
     assert due_soon.count() >= 4

@@ -23,7 +23,9 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(
             f"Demo ready: {result.clinics} clinics, {result.patients} patients, "
-            f"{result.due_soon} messages due within a minute.\n"
+            f"{result.due_soon} messages due within a minute, {result.replies} replies, "
+            f"{result.open_escalations} open escalation(s).\n"
             f"Admin: {settings.PUBLIC_BASE_URL}/admin/\n"
-            f"Logins (password {password}): admin (superuser), coord-a (clinic A), coord-b (clinic B)"
+            f"Logins (password {password}): admin (superuser, every clinic), "
+            f"coord-a (clinic A only), coord-b (clinic B only)"
         )

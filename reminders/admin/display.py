@@ -1,0 +1,44 @@
+"""Small display helpers shared by the admin pages."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def age(delta: timedelta) -> str:
+    """A short age such as "3 d 4 h" or "25 min"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def mobile_ending(number) -> str:
+    """The last digits of a number, enough to recognise it on screen."""
+    text = str(number or "")
+    return f"…{text[-2:]}" if text else "no number"
+
+
+def admin_page(
+    request: HttpRequest, *, model_admin: admin.ModelAdmin | None = None, site: admin.AdminSite | None = None,
+    template: str, title: str, **context,
+) -> TemplateResponse:
+    """Render one of the coordinators' own admin pages with the admin's usual context."""
+    site = site or model_admin.admin_site
+    base = {**site.each_context(request), "title": title}
+    if model_admin is not None:
+        base |= {"opts": model_admin.opts, "app_label": model_admin.opts.app_label}
+    return TemplateResponse(request, template, base | context)

@@ -1,0 +1,118 @@
+"""Programs (shared by all clinics) and the messages planned for patients."""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ..models import Message, MessageStatus, Program, Step
+from .display import local_time
+from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    fields = ["key", "offset_days", "send_time", "channel", "topic", "template", "max_lateness"]
+    extra = 0
+    ordering = ["offset_days", "send_time"]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "version", "step_count", "is_active"]
+    readonly_fields = ["version", "updated_at"]
+    inlines = [StepInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "kind", "description", "is_active"]}),
+        ("Version", {"fields": ["version", "updated_at"],
+                     "description": "Loaded from reminders/programs/; a changed file raises the version."}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(step_total=Count("steps"))
+
+    @admin.display(description="Steps", ordering="step_total")
+    def step_count(self, obj: Program) -> int:
+        return obj.step_total
+
+
+class DueDateFilter(admin.SimpleListFilter):
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue (pending, past due)"), ("next24h", "In the next 24 hours")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "overdue":
+            return queryset.filter(status=MessageStatus.PENDING, due_at__lt=now)
+        if self.value() == "next24h":
+            return queryset.filter(due_at__gte=now, due_at__lt=now + timedelta(hours=24))
+        return queryset
+
+
+STATUS_COLOURS = {"sent": "#1a7f37", "delivered": "#1a7f37", "failed": "#cf222e",
+                  "skipped": "#9a6700", "cancelled": "#57606a"}
+
+
+@admin.register(Message)
+class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "patient", "clinic", "step_label", "channel", "due_local", "status_badge", "reason"]
+    list_filter = ["status", "channel", clinic_list_filter("enrollment__patient__clinic"), DueDateFilter,
+                   "error_code"]
+    date_hierarchy = "due_at"
+    search_fields = ["enrollment__patient__last_name", "provider_message_id"]
+    list_select_related = ["enrollment__patient__clinic", "step"]
+    show_full_result_count = False
+    actions = ["export_csv"]
+    readonly_fields = ["enrollment", "step", "channel", "scheduled_at", "due_at", "due_local", "status",
+                       "reason", "error_code", "attempts", "lease_expires_at", "sent_at", "delivered_at",
+                       "provider_message_id", "subject", "body", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["enrollment", "step", "channel"]}),
+        ("Schedule", {"fields": ["due_local", "scheduled_at", "due_at"]}),
+        ("Outcome", {"fields": ["status", "reason", "error_code", "attempts", "sent_at", "delivered_at",
+                                "provider_message_id", "lease_expires_at", "updated_at"]}),
+        ("Content as sent", {"fields": ["subject", "body"], "classes": ["collapse"]}),
+    ]
+    export_columns = [
+        ("id", lambda m: m.pk), ("enrollment_id", lambda m: m.enrollment_id),
+        ("patient_id", lambda m: m.enrollment.patient_id), ("clinic", lambda m: m.enrollment.patient.clinic.name),
+        ("step", lambda m: m.step.key), ("channel", lambda m: m.channel),
+        ("due_at_utc", lambda m: m.due_at.isoformat()), ("status", lambda m: m.status),
+        ("reason", lambda m: m.reason), ("error_code", lambda m: m.error_code),
+        ("sent_at_utc", lambda m: m.sent_at.isoformat() if m.sent_at else ""),
+    ]
+
+    def get_export_queryset(self, queryset):
+        return queryset.select_related("enrollment__patient__clinic", "step")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # messages are planned by enrolling
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Patient", ordering="enrollment__patient__last_name")
+    def patient(self, obj: Message):
+        return obj.enrollment.patient
+
+    @admin.display(description="Clinic")
+    def clinic(self, obj: Message):
+        return obj.enrollment.patient.clinic
+
+    @admin.display(description="Step")
+    def step_label(self, obj: Message) -> str:
+        return f"day {obj.step.offset_days}: {obj.step.get_topic_display()}"
+
+    @admin.display(description="Due (patient's zone)", ordering="due_at")
+    def due_local(self, obj: Message) -> str:
+        return local_time(obj.due_at, obj.enrollment.patient.zone)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Message):
+        colour = STATUS_COLOURS.get(obj.status, "#0969da")
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())

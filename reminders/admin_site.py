@@ -1,0 +1,58 @@
+"""The coordinators' admin site: Django's admin plus the inbox count, the dashboard
+and an optional second factor for logging in (``ADMIN_REQUIRE_OTP``)."""
+
+from functools import partial
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+
+from .selectors.inbox import escalations_open_count
+
+OTP_LOGIN_TEMPLATE = "otp/admin111/login.html"
+
+
+class FollowupAdminSite(admin.AdminSite):
+    site_header = "Fracture follow-up"
+    site_title = "Fracture follow-up"
+    index_title = "Coordinator workplace"
+    index_template = "admin/followup_index.html"
+    site_url = None  # the service has no public site to link to
+
+    # Read per request, so the setting can be switched without a code change.
+    @property
+    def login_form(self):
+        if settings.ADMIN_REQUIRE_OTP:
+            from django_otp.admin import OTPAdminAuthenticationForm
+
+            return OTPAdminAuthenticationForm
+        return None
+
+    @property
+    def login_template(self):
+        return OTP_LOGIN_TEMPLATE if settings.ADMIN_REQUIRE_OTP else None
+
+    def has_permission(self, request) -> bool:
+        allowed = super().has_permission(request)
+        if allowed and settings.ADMIN_REQUIRE_OTP:
+            # A password alone is not enough: the session must be verified by a device.
+            return request.user.is_verified()
+        return allowed
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        user = request.user
+        if user.is_active and user.is_staff and user.has_perm("reminders.view_escalation"):
+            context["open_escalations"] = escalations_open_count(user=user)
+        return context
+
+    def get_urls(self):
+        from .admin.dashboard import dashboard_view
+        from .admin.sms_test import sms_test_self_view
+
+        return [
+            path("dashboard/", self.admin_view(partial(dashboard_view, site=self)), name="followup_dashboard"),
+            path("test-sms/", self.admin_view(partial(sms_test_self_view, site=self)),
+                 name="followup_sms_test_self"),
+            *super().get_urls(),
+        ]

@@ -1,0 +1,283 @@
+"""The coordinators' dashboard: how the follow-up goes, per clinic.
+
+Each figure is one query (grouped in the database), so the page costs the same
+number of queries for ten patients as for ten thousand.
+"""
+
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ..models import (
+    Channel,
+    Clinic,
+    Enrollment,
+    EnrollmentStatus,
+    Escalation,
+    Message,
+    MessageStatus,
+    StatusReason,
+    Topic,
+)
+
+UTC = zoneinfo.ZoneInfo("UTC")
+
+# The order statuses are stacked in the chart: outcomes first, then what waits.
+CHART_STATUSES = [
+    MessageStatus.DELIVERED, MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.SKIPPED,
+    MessageStatus.CANCELLED, MessageStatus.UNKNOWN, MessageStatus.SENDING, MessageStatus.QUEUED,
+    MessageStatus.PAUSED, MessageStatus.PENDING,
+]
+# Messages that reached a provider or failed to: the denominator of the delivery rate.
+ATTEMPTED = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.UNKNOWN]
+WAITING = [MessageStatus.PENDING, MessageStatus.PAUSED]
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    day: date
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class ChannelDelivery:
+    channel: str
+    attempted: int
+    accepted: int  # sent or delivered: the provider took it
+    delivered: int  # the provider confirmed delivery
+    failed: int
+
+    @property
+    def accepted_rate(self) -> float | None:
+        return self.accepted / self.attempted if self.attempted else None
+
+    @property
+    def delivered_rate(self) -> float | None:
+        return self.delivered / self.attempted if self.attempted else None
+
+
+@dataclass(frozen=True)
+class OpenEscalation:
+    escalation: Escalation
+    age: timedelta
+
+
+@dataclass(frozen=True)
+class MilestoneCount:
+    key: str
+    label: str
+    target: str
+    cohort: int
+    on_time: int
+    late: int
+    overdue: int  # deadline passed, nothing recorded
+    not_yet_due: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    clinics: list[Clinic]
+    zone: zoneinfo.ZoneInfo
+    per_day: list[DayCounts]
+    delivery: list[ChannelDelivery]
+    failures: list[tuple[str, int]]
+    open_escalations: list[OpenEscalation]
+    open_escalation_total: int
+    due_next: list[DayCounts]
+    milestones: list[MilestoneCount]
+    cohort_start: date
+
+
+def dashboard_zone(*, clinics: list[Clinic]) -> zoneinfo.ZoneInfo:
+    """Days are counted in the clinic's zone; across clinics in several zones, in UTC."""
+    zones = {clinic.time_zone for clinic in clinics}
+    return zoneinfo.ZoneInfo(zones.pop()) if len(zones) == 1 else UTC
+
+
+def _day_bounds(*, first: date, days: int, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=zone)
+    return start, end
+
+
+def dashboard_messages_per_day(
+    *, clinic_ids: list[int], first: date, days: int, zone: zoneinfo.ZoneInfo
+) -> list[DayCounts]:
+    """Messages by the day (in ``zone``) they were due, and by status."""
+    start, end = _day_bounds(first=first, days=days, zone=zone)
+    rows = (
+        Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, due_at__gte=start, due_at__lt=end)
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("day", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_day: dict[date, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        by_day[row["day"]][row["status"]] = row["n"]
+    return [DayCounts(day=first + timedelta(days=i), counts=by_day.get(first + timedelta(days=i), {}))
+            for i in range(days)]
+
+
+def dashboard_delivery_by_channel(*, clinic_ids: list[int], since: datetime) -> list[ChannelDelivery]:
+    """Per channel: of the messages a provider was asked to take since ``since``, how many it took."""
+    rows = (
+        Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, status__in=ATTEMPTED,
+                               due_at__gte=since)
+        .values("channel")
+        .annotate(
+            attempted=Count("pk"),
+            accepted=Count("pk", filter=Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED])),
+            delivered=Count("pk", filter=Q(status=MessageStatus.DELIVERED)),
+            failed=Count("pk", filter=Q(status=MessageStatus.FAILED)),
+        )
+        .order_by()
+    )
+    found = {row["channel"]: row for row in rows}
+    return [
+        ChannelDelivery(channel=channel, **{k: found.get(channel, {}).get(k, 0)
+                                            for k in ("attempted", "accepted", "delivered", "failed")})
+        for channel in Channel.values
+    ]
+
+
+def dashboard_failures_by_code(*, clinic_ids: list[int], since: datetime) -> list[tuple[str, int]]:
+    """Failed messages since ``since`` by the provider's error code, most frequent first."""
+    rows = (
+        Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, status=MessageStatus.FAILED,
+                               due_at__gte=since)
+        .values("error_code")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "error_code")
+    )
+    return [(row["error_code"], row["n"]) for row in rows]
+
+
+def dashboard_open_escalations(
+    *, clinic_ids: list[int], now: datetime, limit: int = 10
+) -> tuple[list[OpenEscalation], int]:
+    """The most urgent, then the oldest, open escalations, and how many are open in all."""
+    open_ = Escalation.objects.filter(clinic_id__in=clinic_ids, acknowledged_at__isnull=True)
+    shown = open_.select_related("patient", "clinic").order_by("urgency", "created_at")[:limit]
+    return [OpenEscalation(escalation=e, age=now - e.created_at) for e in shown], open_.count()
+
+
+def dashboard_due_next_days(
+    *, clinic_ids: list[int], first: date, days: int, zone: zoneinfo.ZoneInfo
+) -> list[DayCounts]:
+    """Messages waiting to go out (pending, or held by a pause) per day, by channel."""
+    start, end = _day_bounds(first=first, days=days, zone=zone)
+    rows = (
+        Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, status__in=WAITING,
+                               due_at__gte=start, due_at__lt=end)
+        .annotate(day=TruncDate("due_at", tzinfo=zone))
+        .values("day", "channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        key = row["channel"] if row["status"] == MessageStatus.PENDING else "paused"
+        by_day[row["day"]][key] += row["n"]
+    return [DayCounts(day=first + timedelta(days=i), counts=dict(by_day.get(first + timedelta(days=i), {})))
+            for i in range(days)]
+
+
+# The milestones fracture liaison services report. A milestone is recorded by
+# a "yes" to a check-in on its topic; the consultation also by a coordinator
+# cancelling the enrollment as "Consultation attended".
+BONE_DENSITY_DAYS = 12 * 7
+TREATMENT_DAYS = 16 * 7
+YES = "yes"
+# Left out of the milestones: follow-up ended for reasons no clinic controls.
+NOT_COUNTED = [StatusReason.DECEASED.label, StatusReason.MOVED_AWAY.label]
+
+
+def _yes_to(topic: str) -> Min:
+    return Min("answers__created_at", filter=Q(answers__step__topic=topic, answers__value__iexact=YES))
+
+
+def dashboard_pathway_milestones(
+    *, clinic_ids: list[int], today: date, cohort_days: int = 365
+) -> tuple[list[MilestoneCount], date]:
+    """For enrollments anchored in the last ``cohort_days``: which milestones are recorded, and when."""
+    cohort_start = today - timedelta(days=cohort_days)
+    consultation_action = Enrollment.history.model.objects.filter(
+        id=OuterRef("pk"), status=EnrollmentStatus.CANCELLED,
+        status_reason__startswith=StatusReason.CONSULTATION_ATTENDED.label,
+    ).order_by("history_date").values("history_date")[:1]
+    rows = (
+        Enrollment.objects.filter(patient__clinic_id__in=clinic_ids, anchor_date__gte=cohort_start)
+        .exclude(Q(status=EnrollmentStatus.CANCELLED)
+                 & (Q(status_reason__startswith=NOT_COUNTED[0]) | Q(status_reason__startswith=NOT_COUNTED[1])))
+        .annotate(
+            consultation_yes=_yes_to(Topic.SPECIALIST_CONSULTATION),
+            bone_density_yes=_yes_to(Topic.BONE_HEALTH),
+            treatment_yes=_yes_to(Topic.MEDICATION),
+            consultation_done=Subquery(consultation_action),
+        )
+        .values_list("anchor_date", "patient__clinic__consultation_target_days", "patient__time_zone",
+                     "patient__clinic__time_zone", "consultation_yes", "consultation_done",
+                     "bone_density_yes", "treatment_yes")
+        .order_by()
+    )
+    tallies = {key: defaultdict(int) for key in ("consultation", "bone_density", "treatment")}
+    for anchor, target_days, patient_zone, clinic_zone, consult_yes, consult_done, bone_yes, treat_yes in rows:
+        zone = zoneinfo.ZoneInfo(patient_zone or clinic_zone)
+        recorded = [moment for moment in (consult_yes, consult_done) if moment]
+        for key, days, moment in (
+            ("consultation", target_days, min(recorded) if recorded else None),
+            ("bone_density", BONE_DENSITY_DAYS, bone_yes),
+            ("treatment", TREATMENT_DAYS, treat_yes),
+        ):
+            deadline = anchor + timedelta(days=days)
+            tally = tallies[key]
+            tally["cohort"] += 1
+            if moment is not None:
+                tally["on_time" if moment.astimezone(zone).date() <= deadline else "late"] += 1
+            else:
+                tally["overdue" if today > deadline else "not_yet_due"] += 1
+    labels = {
+        "consultation": ("Specialist consultation", "within the clinic's target days"),
+        "bone_density": ("Bone density test", f"by {BONE_DENSITY_DAYS // 7} weeks"),
+        "treatment": ("Osteoporosis treatment", f"by {TREATMENT_DAYS // 7} weeks"),
+    }
+    counts = [
+        MilestoneCount(key=key, label=labels[key][0], target=labels[key][1],
+                       **{k: tallies[key][k] for k in ("cohort", "on_time", "late", "overdue", "not_yet_due")})
+        for key in tallies
+    ]
+    return counts, cohort_start
+
+
+def dashboard_build(*, clinics: list[Clinic], now: datetime | None = None, days: int = 14) -> Dashboard:
+    """Everything on the dashboard for ``clinics`` (already scoped to the viewer)."""
+    now = now or timezone.now()
+    clinic_ids = [clinic.pk for clinic in clinics]
+    zone = dashboard_zone(clinics=clinics)
+    today = now.astimezone(zone).date()
+    since, _ = _day_bounds(first=today - timedelta(days=days - 1), days=days, zone=zone)
+    open_escalations, open_total = dashboard_open_escalations(clinic_ids=clinic_ids, now=now)
+    milestones, cohort_start = dashboard_pathway_milestones(clinic_ids=clinic_ids, today=today)
+    return Dashboard(
+        clinics=clinics,
+        zone=zone,
+        per_day=dashboard_messages_per_day(
+            clinic_ids=clinic_ids, first=today - timedelta(days=days - 1), days=days, zone=zone),
+        delivery=dashboard_delivery_by_channel(clinic_ids=clinic_ids, since=since),
+        failures=dashboard_failures_by_code(clinic_ids=clinic_ids, since=since),
+        open_escalations=open_escalations,
+        open_escalation_total=open_total,
+        due_next=dashboard_due_next_days(clinic_ids=clinic_ids, first=today, days=7, zone=zone),
+        milestones=milestones,
+        cohort_start=cohort_start,
+    )

@@ -1,0 +1,132 @@
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from reminders.models import CheckInAnswer, Escalation, InboundMessage, Message, MessageStatus, Patient
+from reminders.selectors.dashboard import dashboard_build
+from reminders.services.enrollments import enrollment_cancel, enrollment_create
+
+UTC = timezone.utc
+NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)  # 14:00 in New York
+
+
+@pytest.fixture
+def pathway(make_program):
+    return make_program(slug="pathway", steps=[
+        {"key": "consult", "offset_days": 3, "topic": "specialist_consultation", "asks": "yes_no"},
+        {"key": "bone", "offset_days": 10, "topic": "bone_health", "asks": "yes_no"},
+        {"key": "treat", "offset_days": 20, "topic": "medication", "asks": "yes_no"},
+    ])
+
+
+_numbers = iter(range(100, 1000))
+
+
+def enroll(clinic, program, *, anchor: date):
+    number = next(_numbers)
+    patient = Patient.objects.create(clinic=clinic, first_name="P", last_name=f"N{number}",
+                                     mobile=f"+12025550{number}")
+    moment = datetime.combine(anchor, time(16, 0), tzinfo=UTC)
+    with time_machine.travel(moment, tick=False):
+        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=anchor)
+
+
+def answer(enrollment, step_key, value, at: datetime):
+    inbound = InboundMessage.objects.create(
+        provider_message_id=f"SM{enrollment.pk}{step_key}", from_number=str(enrollment.patient.mobile),
+        kind="answer", clinic=enrollment.patient.clinic, patient=enrollment.patient, enrollment=enrollment)
+    item = CheckInAnswer.objects.create(enrollment=enrollment, step=enrollment.program.steps.get(key=step_key),
+                                        inbound=inbound, value=value)
+    CheckInAnswer.objects.filter(pk=item.pk).update(created_at=at)
+
+
+def by_key(board):
+    return {m.key: (m.cohort, m.on_time, m.late, m.overdue, m.not_yet_due) for m in board.milestones}
+
+
+def test_milestones_count_only_what_is_recorded_and_when(clinic, clinic_b, pathway):
+    on_time = enroll(clinic, pathway, anchor=date(2026, 5, 10))
+    answer(on_time, "consult", "Yes", datetime(2026, 5, 20, 15, tzinfo=UTC))
+    answer(on_time, "bone", "yes", datetime(2026, 5, 25, 15, tzinfo=UTC))
+    late = enroll(clinic, pathway, anchor=date(2026, 5, 10))
+    answer(late, "consult", "yes", datetime(2026, 5, 30, 15, tzinfo=UTC))
+    said_no = enroll(clinic, pathway, anchor=date(2026, 5, 10))
+    answer(said_no, "consult", "no", datetime(2026, 5, 15, 15, tzinfo=UTC))
+    enroll(clinic, pathway, anchor=date(2026, 6, 1))  # target not reached yet
+    attended = enroll(clinic, pathway, anchor=date(2026, 5, 12))
+    with time_machine.travel(datetime(2026, 5, 15, 15, tzinfo=UTC), tick=False):
+        enrollment_cancel(enrollment=attended, reason="Consultation attended")
+    died = enroll(clinic, pathway, anchor=date(2026, 5, 12))
+    enrollment_cancel(enrollment=died, reason="Deceased")
+    enroll(clinic_b, pathway, anchor=date(2026, 5, 10))  # another clinic
+
+    board = dashboard_build(clinics=[clinic], now=NOW)
+    # consultation target: 14 days (the clinic's default)
+    assert by_key(board)["consultation"] == (5, 2, 1, 1, 1)
+    assert by_key(board)["bone_density"] == (5, 1, 0, 0, 4)
+    assert by_key(board)["treatment"] == (5, 0, 0, 0, 5)
+
+
+def test_the_clinics_target_days_are_used(clinic, pathway):
+    clinic.consultation_target_days = 30
+    clinic.save()
+    enrollment = enroll(clinic, pathway, anchor=date(2026, 5, 10))
+    answer(enrollment, "consult", "yes", datetime(2026, 5, 30, 15, tzinfo=UTC))
+    assert by_key(dashboard_build(clinics=[clinic], now=NOW))["consultation"] == (1, 1, 0, 0, 0)
+
+
+def test_messages_per_day_delivery_and_failures(clinic, patient, program):
+    with time_machine.travel(datetime(2026, 5, 31, 13, tzinfo=UTC), tick=False):
+        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
+                                       anchor_date=date(2026, 5, 31))
+    day0, day1, day7 = enrollment.messages.order_by("due_at")
+    Message.objects.filter(pk=day0.pk).update(status=MessageStatus.DELIVERED)
+    Message.objects.filter(pk=day1.pk).update(status=MessageStatus.FAILED, error_code="30003")
+    board = dashboard_build(clinics=[clinic], now=NOW)
+    assert str(board.zone) == "America/New_York"
+    counts = {day.day: day.counts for day in board.per_day if day.counts}
+    assert counts == {date(2026, 5, 31): {"delivered": 1}, date(2026, 6, 1): {"failed": 1}}
+    assert len(board.per_day) == 14 and board.per_day[-1].day == date(2026, 6, 2)
+    sms = next(row for row in board.delivery if row.channel == "sms")
+    assert (sms.attempted, sms.accepted, sms.delivered, sms.failed, sms.accepted_rate) == (2, 1, 1, 1, 0.5)
+    assert board.failures == [("30003", 1)]
+    assert {day.day: day.counts for day in board.due_next if day.counts} == {date(2026, 6, 7): {"sms": 1}}
+
+
+def test_open_escalations_most_urgent_then_oldest_with_age(clinic, patient):
+    old = Escalation.objects.create(clinic=clinic, patient=patient, kind="check_in", urgency=2, summary="old")
+    urgent = Escalation.objects.create(clinic=clinic, patient=patient, kind="red_flag", urgency=1, summary="urgent")
+    Escalation.objects.create(clinic=clinic, patient=patient, kind="red_flag", urgency=1, summary="done",
+                              acknowledged_at=NOW)
+    Escalation.objects.filter(pk=old.pk).update(created_at=NOW - timedelta(days=3))
+    Escalation.objects.filter(pk=urgent.pk).update(created_at=NOW - timedelta(hours=2))
+    board = dashboard_build(clinics=[clinic], now=NOW)
+    assert [(e.escalation.summary, e.age) for e in board.open_escalations] == [
+        ("urgent", timedelta(hours=2)), ("old", timedelta(days=3))]
+    assert board.open_escalation_total == 2
+
+
+def test_days_are_counted_in_utc_across_zones(clinic, clinic_b):
+    assert str(dashboard_build(clinics=[clinic, clinic_b], now=NOW).zone) == "UTC"
+
+
+def test_the_query_count_does_not_grow_with_the_data(clinic, pathway, program):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            dashboard_build(clinics=[clinic], now=NOW)
+        return len(queries)
+
+    enrollment = enroll(clinic, pathway, anchor=date(2026, 5, 20))
+    answer(enrollment, "consult", "yes", datetime(2026, 5, 25, tzinfo=UTC))
+    Escalation.objects.create(clinic=clinic, patient=enrollment.patient, kind="check_in", summary="x")
+    few = count()
+    for index in range(8):
+        more = enroll(clinic, pathway if index % 2 else program, anchor=date(2026, 5, 20 + index))
+        if index % 2:
+            answer(more, "bone", "yes", datetime(2026, 5, 29, tzinfo=UTC))
+        Escalation.objects.create(clinic=clinic, patient=more.patient, kind="check_in", summary="y")
+        more.messages.filter(step__offset_days=0).update(status=MessageStatus.FAILED, error_code=f"3000{index}")
+    assert count() == few

@@ -1,0 +1,47 @@
+from datetime import time
+
+import pytest
+from django.contrib.auth import authenticate
+from django.test import RequestFactory
+
+from reminders.models import Clinic, ConsentEvent, Coordinator, Enrollment, Escalation, InboundMessage
+from reminders.selectors.access import queryset_for_user
+from reminders.services.access import COORDINATOR_GROUP
+from reminders.services.demo import demo_seed
+
+
+@pytest.fixture
+def programs(make_program):
+    steps = [{"key": "consult", "offset_days": 1, "send_time": time(10), "topic": "specialist_consultation"},
+             {"key": "later", "offset_days": 7, "send_time": time(10)}]
+    return [make_program(slug="procedure", kind="after_procedure", steps=steps),
+            make_program(slug="diagnosis", kind="after_diagnosis", steps=steps)]
+
+
+def test_the_demo_has_a_coordinator_per_clinic_patients_in_several_states_and_replies(programs):
+    result = demo_seed(password="demo-pass-123")
+    again = demo_seed(password="demo-pass-123")  # resets, never duplicates
+    assert (again.clinics, again.patients, again.replies, again.open_escalations) == (2, 7, 3, 1)
+    assert result == again
+
+    clinic_a = Clinic.objects.get(name="Riverside Spine and Bone Clinic")
+    clinic_b = Clinic.objects.get(name="Hillcrest Fracture Liaison Service")
+    roles = {(c.user.username, c.clinic_id) for c in Coordinator.objects.select_related("user")}
+    assert roles == {("coord-a", clinic_a.pk), ("coord-b", clinic_b.pk)}
+    for username in ("admin", "coord-a", "coord-b"):
+        user = authenticate(RequestFactory().post("/admin/login/"), username=username, password="demo-pass-123")
+        assert user and user.is_staff
+        if username != "admin":
+            assert list(user.groups.values_list("name", flat=True)) == [COORDINATOR_GROUP]
+            assert user.has_perm("reminders.change_enrollment") and not user.has_perm("reminders.delete_patient")
+
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"active", "paused", "cancelled"}
+    assert InboundMessage.objects.count() == 3
+    open_escalation = Escalation.objects.get(acknowledged_at__isnull=True)
+    assert (open_escalation.clinic, open_escalation.urgency) == (clinic_a, 1)
+    assert Escalation.objects.get(acknowledged_at__isnull=False).acknowledged_by.username == "coord-b"
+    assert ConsentEvent.objects.filter(actor="coordinator", given=True).count() == 14  # SMS and email, 7 patients
+
+    coord_a = Coordinator.objects.get(user__username="coord-a").user
+    visible = queryset_for_user(queryset=Enrollment.objects.all(), user=coord_a, clinic_path="patient__clinic")
+    assert {e.patient.clinic_id for e in visible} == {clinic_a.pk} and visible.count() == 4
