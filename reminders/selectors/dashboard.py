@@ -193,17 +193,19 @@ def dashboard_due_next_days(
 
 
 # The milestones fracture liaison services report. A milestone is recorded by
-# a "yes" to a check-in on its topic; the consultation also by a coordinator
-# cancelling the enrollment as "Consultation attended".
+# a positive answer to a check-in on its topic ("yes", or reply 1: the programs'
+# check-ins on these topics read "1 if booked / done / started"); the
+# consultation also by a coordinator cancelling the enrollment as
+# "Consultation attended".
 BONE_DENSITY_DAYS = 12 * 7
 TREATMENT_DAYS = 16 * 7
-YES = "yes"
+POSITIVE_ANSWER = Q(answers__value__iexact="yes") | Q(answers__value="1")
 # Left out of the milestones: follow-up ended for reasons no clinic controls.
 NOT_COUNTED = [StatusReason.DECEASED.label, StatusReason.MOVED_AWAY.label]
 
 
 def _yes_to(topic: str) -> Min:
-    return Min("answers__created_at", filter=Q(answers__step__topic=topic, answers__value__iexact=YES))
+    return Min("answers__created_at", filter=Q(answers__step__topic=topic) & POSITIVE_ANSWER)
 
 
 def dashboard_pathway_milestones(
@@ -247,9 +249,9 @@ def dashboard_pathway_milestones(
             else:
                 tally["overdue" if today > deadline else "not_yet_due"] += 1
     labels = {
-        "consultation": ("Specialist consultation", "within the clinic's target days"),
-        "bone_density": ("Bone density test", f"by {BONE_DENSITY_DAYS // 7} weeks"),
-        "treatment": ("Osteoporosis treatment", f"by {TREATMENT_DAYS // 7} weeks"),
+        "consultation": ("Specialist consultation booked or attended", "within the clinic's target days"),
+        "bone_density": ("Bone density test booked or done", f"by {BONE_DENSITY_DAYS // 7} weeks"),
+        "treatment": ("Osteoporosis treatment started", f"by {TREATMENT_DAYS // 7} weeks"),
     }
     counts = [
         MilestoneCount(key=key, label=labels[key][0], target=labels[key][1],

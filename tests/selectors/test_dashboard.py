@@ -70,6 +70,19 @@ def test_milestones_count_only_what_is_recorded_and_when(clinic, clinic_b, pathw
     assert by_key(board)["treatment"] == (5, 0, 0, 0, 5)
 
 
+def test_reply_1_to_a_numbered_check_in_records_the_milestone(clinic, make_program):
+    numbered = make_program(slug="numbered", steps=[
+        {"key": "bone", "offset_days": 10, "topic": "bone_health", "asks": "choice_1_3"},
+        {"key": "treat", "offset_days": 20, "topic": "medication", "asks": "choice_1_3"},
+    ])
+    enrollment = enroll(clinic, numbered, anchor=date(2026, 5, 10))
+    answer(enrollment, "bone", "1", datetime(2026, 5, 25, 15, tzinfo=UTC))  # "1 if done or booked"
+    answer(enrollment, "treat", "2", datetime(2026, 5, 30, 15, tzinfo=UTC))  # "2 if not yet"
+    board = dashboard_build(clinics=[clinic], now=NOW)
+    assert by_key(board)["bone_density"] == (1, 1, 0, 0, 0)
+    assert by_key(board)["treatment"] == (1, 0, 0, 0, 1)
+
+
 def test_the_clinics_target_days_are_used(clinic, pathway):
     clinic.consultation_target_days = 30
     clinic.save()
