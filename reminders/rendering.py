@@ -102,11 +102,15 @@ def message_context(*, message: Message) -> dict:
     return context
 
 
-def render_message(*, message: Message) -> RenderedMessage:
-    """Render ``message`` in its patient's language. Raises RenderError."""
+def render_message(*, message: Message, context_overrides: dict | None = None) -> RenderedMessage:
+    """Render ``message`` in its patient's language. Raises RenderError.
+
+    ``context_overrides`` replaces facts a preview cannot read from history
+    (whether it is the first SMS, the unsubscribe link).
+    """
     language = message.enrollment.patient.language
     template = message.step.template
-    context = message_context(message=message)
+    context = message_context(message=message) | (context_overrides or {})
     try:
         if message.channel == Channel.SMS:
             text = _render_text(language=language, template=template, part="sms.txt", context=context)

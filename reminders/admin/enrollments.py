@@ -11,10 +11,12 @@ from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from ..models import Enrollment, Message, MessageStatus
 from ..selectors.access import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
+from ..selectors.programs import program_preview
 from ..services.csv_import import CSV_COLUMNS, csv_template, enrollment_csv_import
 from ..services.enrollment_anchor import enrollment_change_anchor
 from ..services.enrollments import (
@@ -86,9 +88,9 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
     actions = ["pause_enrollments", "resume_enrollments", "cancel_enrollments", "export_csv"]
     history_list_display = ["anchor_date", "status", "status_reason"]
     readonly_fields = ["patient", "program", "anchor_event", "anchor_date", "status",
-                       "status_reason", "enrolled_by", "created_at"]
+                       "status_reason", "enrolled_by", "created_at", "timeline_link"]
     fieldsets = [
-        (None, {"fields": ["patient", "program", ("anchor_event", "anchor_date")]}),
+        (None, {"fields": ["patient", "program", ("anchor_event", "anchor_date"), "timeline_link"]}),
         ("State", {"fields": ["status", "status_reason", "enrolled_by", "created_at"]}),
     ]
     export_columns = [
@@ -151,6 +153,30 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
     def progress(self, obj: Enrollment) -> str:
         return f"{obj.message_done} of {obj.message_total}"
 
+    @admin.display(description="Messages")
+    def timeline_link(self, obj: Enrollment) -> str:
+        url = reverse("admin:reminders_enrollment_timeline", args=[obj.pk])
+        return format_html('<a href="{}">This patient&#x27;s timeline, as they read it</a>', url)
+
+    def timeline_view(self, request, object_id: str):
+        """The patient's own messages, rendered in their language, dated in their zone."""
+        enrollment = self.get_object(request, object_id)
+        if enrollment is None or not self.has_view_permission(request, enrollment):
+            raise PermissionDenied
+        patient = enrollment.patient
+        first_sms = (enrollment.messages.filter(channel="sms").exclude(status__in=[
+            MessageStatus.SKIPPED, MessageStatus.CANCELLED]).order_by("scheduled_at")
+            .values_list("step__key", flat=True).first())
+        rows = program_preview(
+            program=enrollment.program, language=patient.language, patient=patient,
+            anchor_date=enrollment.anchor_date, first_sms_step=first_sms,
+            steps=list(enrollment.program.steps.filter(messages__enrollment=enrollment).distinct()),
+        )
+        return admin_page(
+            request, model_admin=self, template="admin/reminders/enrollment/timeline.html",
+            title=f"Timeline of {patient}", original=enrollment, rows=rows, patient=patient,
+        )
+
     # Pause, resume, cancel: from the list (several) or the enrollment's page (one).
 
     def get_urls(self):
@@ -160,6 +186,7 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
             path("import-csv/", view(self.import_csv_view), name="%s_%s_import_csv" % info),
             path("import-csv/template.csv", view(self.csv_template_view), name="%s_%s_csv_template" % info),
             path("<path:object_id>/anchor-date/", view(self.anchor_change_view), name="%s_%s_anchor" % info),
+            path("<path:object_id>/timeline/", view(self.timeline_view), name="%s_%s_timeline" % info),
             *[path(f"<path:object_id>/{action}/", view(self.status_change_view), {"action": action},
                    name=f"%s_%s_{action}" % info) for action in STATUS_SERVICES],
             *super().get_urls(),

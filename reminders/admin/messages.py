@@ -3,12 +3,17 @@
 from datetime import timedelta
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ..models import Message, MessageStatus, Program, Step
-from .display import local_time
+from ..models import Language, Message, MessageStatus, Program, Step
+from ..selectors.access import clinics_for_user
+from ..selectors.programs import program_preview
+from .display import admin_page, local_time
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
 
 
@@ -21,14 +26,46 @@ class StepInline(admin.TabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "version", "step_count", "is_active"]
-    readonly_fields = ["version", "updated_at"]
+    list_display = ["name", "kind", "version", "step_count", "is_active", "timeline_link"]
+    readonly_fields = ["version", "updated_at", "timeline_link"]
     inlines = [StepInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "kind", "description", "is_active"]}),
+        (None, {"fields": ["name", "slug", "kind", "description", "is_active", "timeline_link"]}),
         ("Version", {"fields": ["version", "updated_at"],
                      "description": "Loaded from reminders/programs/; a changed file raises the version."}),
     ]
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("<path:object_id>/timeline/", self.admin_site.admin_view(self.timeline_view),
+                 name="%s_%s_timeline" % info),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Timeline")
+    def timeline_link(self, obj: Program) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:reminders_program_timeline", args=[obj.pk])
+        return format_html('<a href="{}">Every message, as patients read it</a>', url)
+
+    def timeline_view(self, request, object_id: str):
+        """The program's messages rendered as a patient of the user's clinic would get them."""
+        program = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_permission(request, program):
+            raise PermissionDenied
+        language = request.GET.get("language", Language.ENGLISH)
+        if language not in Language.values:
+            language = Language.ENGLISH
+        discreet = request.GET.get("discreet") == "1"
+        clinic = clinics_for_user(user=request.user).first()  # None: a sample clinic
+        rows = program_preview(program=program, language=language, clinic=clinic, discreet=discreet)
+        return admin_page(
+            request, model_admin=self, template="admin/reminders/program/timeline.html",
+            title=f"{program.name}: timeline", original=program, rows=rows, clinic=clinic,
+            language=language, discreet=discreet, languages=Language.choices,
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(step_total=Count("steps"))

@@ -85,20 +85,10 @@ def render_preview_message(
     the unsubscribe link (a preview never carries a patient's working link, so that staff
     looking at a timeline cannot unsubscribe the patient by a click).
     Raises ``rendering.RenderError``."""
-    context = rendering.message_context(message=message)
-    context["is_first_message"] = is_first_message
-    context["unsubscribe_url"] = unsubscribe_url if message.channel == Channel.EMAIL else ""
-    language = message.enrollment.patient.language
-    template = message.step.template
-    if message.channel == Channel.SMS:
-        text = rendering._render_text(language=language, template=template, part="sms.txt", context=context)
-        if not text:
-            raise rendering.RenderError(f"template {template}/sms.txt rendered empty")
-        return rendering.RenderedMessage(text=" ".join(text.split()))
-    subject = rendering._render_text(language=language, template=template, part="subject.txt", context=context)
-    body = rendering._render_text(language=language, template=template, part="body.txt", context=context)
-    html = rendering._render_html(language=language, template=template, part="body.html", context=context)
-    return rendering.RenderedMessage(text=body, subject=" ".join(subject.split()), html=html)
+    return rendering.render_message(message=message, context_overrides={
+        "is_first_message": is_first_message,
+        "unsubscribe_url": unsubscribe_url if message.channel == Channel.EMAIL else "",
+    })
 
 
 def program_preview(

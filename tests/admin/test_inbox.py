@@ -8,11 +8,11 @@ from reminders.models import Escalation, InboundMessage, Urgency
 
 def test_escalations_list_open_first_then_urgent_then_newest(coord_a_client, side_a, coord_a):
     now = timezone.now()
-    routine = Escalation.objects.create(clinic=side_a.clinic, patient=side_a.patient, kind="check_in",
+    Escalation.objects.create(clinic=side_a.clinic, patient=side_a.patient, kind="check_in",
                                         urgency=Urgency.ROUTINE, summary="routine")
     old_urgent = Escalation.objects.create(clinic=side_a.clinic, patient=side_a.patient, kind="red_flag",
                                            urgency=Urgency.URGENT, summary="old urgent")
-    done = Escalation.objects.create(clinic=side_a.clinic, patient=side_a.patient, kind="red_flag",
+    Escalation.objects.create(clinic=side_a.clinic, patient=side_a.patient, kind="red_flag",
                                      urgency=Urgency.URGENT, summary="done", acknowledged_at=now,
                                      acknowledged_by=coord_a)
     Escalation.objects.filter(pk=old_urgent.pk).update(created_at=now - timedelta(days=2))

@@ -1,7 +1,6 @@
 import json
 from datetime import date, datetime, timezone
 from io import StringIO
-from pathlib import Path
 
 import pytest
 import time_machine
