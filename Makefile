@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-sqlite test-postgres clean
+.PHONY: install run test chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
+## Debian's chromium for the browser tests (never a downloaded browser); needs root.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "chromium is missing and this is not root: the browser tests will be skipped"; fi; }
+
 ## The whole test suite, on DATABASE_URL (SQLite under var/ when unset).
-test: install
+test: install chromium
 	mkdir -p var
 	$(BIN)/pytest
 
