@@ -21,6 +21,11 @@ def _plain(text: str) -> str:
     return " ".join(stripped.lower().split())
 
 
+def keyword_word(body: str) -> str:
+    """The letters of a message, upper case and without accents: "Stop!" -> "STOP"."""
+    return re.sub(r"[^A-Z]", "", _plain(body).upper())
+
+
 def keyword(body: str, *, opt_out_type: str = "") -> str | None:
     """"opt_out", "opt_in" or "help" when the message is one of those keywords.
 
@@ -34,7 +39,7 @@ def keyword(body: str, *, opt_out_type: str = "") -> str | None:
         return "opt_in"
     if provider == "HELP":
         return "help"
-    word = re.sub(r"[^A-Z]", "", _plain(body).upper())
+    word = keyword_word(body)
     if word in OPT_OUT_WORDS:
         return "opt_out"
     if word in OPT_IN_WORDS:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from ..models import (
@@ -26,7 +26,7 @@ from ..models import (
     Urgency,
 )
 from ..rendering import render_system_sms
-from ..triage import keyword, parse_answer, rule_matches, warning_signs
+from ..triage import keyword, keyword_word, parse_answer, rule_matches, warning_signs
 from .consent import consent_record
 
 logger = logging.getLogger(__name__)
@@ -40,12 +40,17 @@ class InboundResult:
 
 
 def patients_for_number(*, number: str) -> list[Patient]:
-    """Patients with this mobile, the one texted most recently first."""
+    """Patients with this mobile, the one texted most recently first.
+
+    A reply is attached to the first: with one sender for every clinic, the text
+    a reply answers is the last one the number got. A patient never texted comes
+    last (PostgreSQL would sort NULL first and hand the reply to another clinic).
+    """
     return list(
         Patient.objects.filter(mobile=number)
         .select_related("clinic")
         .annotate(last_sms=Max("enrollments__messages__sent_at"))
-        .order_by("-last_sms", "-created_at")
+        .order_by(F("last_sms").desc(nulls_last=True), "-created_at")
     )
 
 
@@ -120,10 +125,13 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
     if kind in ("opt_out", "opt_in"):
         given = kind == "opt_in"
         inbound.kind = InboundKind.OPT_IN if given else InboundKind.OPT_OUT
+        # The ledger is kept for good: it names the keyword, never copies the text.
+        word = keyword_word(body)
+        source = f"{word} keyword" if keyword(word) == kind else f"Twilio OptOutType {opt_out_type.upper()[:16]}"
         # The number asked: every patient texted at it is covered.
         for each in patients:
             consent_record(patient=each, channel=Channel.SMS, given=given,
-                           actor=ConsentActor.PATIENT_KEYWORD, source=f"{body.strip()[:20].upper()} keyword")
+                           actor=ConsentActor.PATIENT_KEYWORD, source=source)
         reply = kind
     elif kind == "help":
         inbound.kind = InboundKind.HELP
