@@ -13,6 +13,14 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from .validators import (
+    normalize_name,
+    validate_dial_number,
+    validate_person_name,
+    validate_plain_email,
+    validate_plain_text,
+)
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -34,10 +42,11 @@ class Language(models.TextChoices):
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, validators=[validate_plain_text])
     phone = PhoneNumberField(help_text="The number patients call, shown in messages.")
     email = models.EmailField(
-        blank=True, help_text="Sender of the clinic's emails; the service default if blank."
+        blank=True, validators=[validate_plain_email],
+        help_text="Sender of the clinic's emails; the service default if blank.",
     )
     time_zone = models.CharField(
         max_length=64, default="America/New_York", validators=[validate_time_zone]
@@ -46,20 +55,23 @@ class Clinic(models.Model):
     quiet_hours_start = models.TimeField(default=time(21, 0))
     quiet_hours_end = models.TimeField(default=time(8, 0))
     alert_email = models.EmailField(
-        blank=True, help_text="Urgent escalations (warning signs in a reply) are emailed here."
+        blank=True, validators=[validate_plain_email],
+        help_text="Urgent escalations (warning signs in a reply) are emailed here.",
     )
     # Clinical settings the messages quote; they differ between clinics and are
     # signed off by the clinic's physician, so no template hard-codes them.
     emergency_number = models.CharField(
-        max_length=16, default="911", help_text="Emergency services number patients should call."
+        max_length=16, default="911", validators=[validate_dial_number],
+        help_text="Emergency services number patients should call.",
     )
     after_hours_phone = PhoneNumberField(blank=True, help_text="Line for urgent questions out of hours.")
     lifting_limit = models.CharField(
-        max_length=120, blank=True,
+        max_length=120, blank=True, validators=[validate_plain_text],
         help_text="E.g. 'nothing heavier than a gallon of milk for 6 weeks'.",
     )
     driving_advice = models.CharField(
-        max_length=160, blank=True, help_text="E.g. 'no driving for 2 weeks, and never on opioids'."
+        max_length=160, blank=True, validators=[validate_plain_text],
+        help_text="E.g. 'no driving for 2 weeks, and never on opioids'.",
     )
     consultation_target_days = models.PositiveSmallIntegerField(
         default=14, help_text="Days within which a spine specialist should see the patient."
@@ -82,10 +94,10 @@ class Clinic(models.Model):
 
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    first_name = models.CharField(max_length=80)
-    last_name = models.CharField(max_length=80)
+    first_name = models.CharField(max_length=80, validators=[validate_person_name])
+    last_name = models.CharField(max_length=80, validators=[validate_person_name])
     mobile = PhoneNumberField(blank=True, help_text="Mobile number, stored in E.164.")
-    email = models.EmailField(blank=True)
+    email = models.EmailField(blank=True, validators=[validate_plain_email])
     time_zone = models.CharField(
         max_length=64,
         blank=True,
@@ -127,6 +139,8 @@ class Patient(models.Model):
         return found
 
     def clean(self) -> None:
+        # One spelling per name however it was typed (é composed or not, spaces doubled).
+        self.first_name, self.last_name = normalize_name(self.first_name), normalize_name(self.last_name)
         errors = {}
         if self.sms_consent and not self.mobile:
             errors["mobile"] = "A mobile number is needed to send SMS."

@@ -8,6 +8,7 @@ Message text is rendered at send time from templates under
 A language without its own template falls back to English.
 """
 
+import logging
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,6 +17,9 @@ from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 
 from .models import Channel, Language, Message, MessageStatus
+from .sms_text import is_gsm7, sms_text, ucs2_units
+
+logger = logging.getLogger(__name__)
 
 FALLBACK_LANGUAGE = Language.ENGLISH
 
@@ -66,6 +70,16 @@ def _render_text(*, language: str, template: str, part: str, context: dict) -> s
     return engine.get_template(path).render(Context(context, autoescape=False)).strip()
 
 
+def _render_sms(*, language: str, template: str, context: dict) -> str:
+    """An SMS on one line; from a GSM-7 template, folded into GSM-7 (see sms_text)."""
+    engine = _text_engine()
+    compiled = engine.get_template(_template_path(language=language, template=template, part="sms.txt",
+                                                  engine=engine))
+    text = compiled.render(Context(context, autoescape=False))
+    written_in_gsm7 = is_gsm7("".join(compiled.source.split()))  # a tab in the file does not count
+    return sms_text(text) if written_in_gsm7 else " ".join(text.split())
+
+
 def _render_html(*, language: str, template: str, part: str, context: dict) -> str:
     path = _template_path(language=language, template=template, part=part, engine=None)
     return get_template(path).render(context).strip()
@@ -113,10 +127,12 @@ def render_message(*, message: Message, context_overrides: dict | None = None) -
     context = message_context(message=message) | (context_overrides or {})
     try:
         if message.channel == Channel.SMS:
-            text = _render_text(language=language, template=template, part="sms.txt", context=context)
+            text = _render_sms(language=language, template=template, context=context)
             if not text:
                 raise RenderError(f"template {template}/sms.txt rendered empty")
-            return RenderedMessage(text=" ".join(text.split()))
+            if not is_gsm7(text):
+                logger.info("message %s goes as UCS-2 (%d UTF-16 units)", message.pk, ucs2_units(text))
+            return RenderedMessage(text=text)
         if message.fallback_for_id and not _has_part(language=language, template=template, part="body.txt"):
             # The email stands in for an SMS-only step: it carries the SMS text.
             context["sms_text"] = " ".join(_render_text(
@@ -135,6 +151,4 @@ def render_message(*, message: Message, context_overrides: dict | None = None) -
 def render_system_sms(*, name: str, patient, clinic) -> str:
     """An automatic reply (opt-out, help, ...) in the patient's language."""
     language = patient.language if patient is not None else FALLBACK_LANGUAGE
-    text = _render_text(language=language, template=f"system/{name}", part="sms.txt",
-                        context={"patient": patient, "clinic": clinic})
-    return " ".join(text.split())
+    return _render_sms(language=language, template=f"system/{name}", context={"patient": patient, "clinic": clinic})

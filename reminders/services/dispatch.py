@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -137,7 +138,9 @@ def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=f"{clinic.name} <{clinic.email or settings.DEFAULT_FROM_EMAIL}>",
+        # formataddr quotes the name: a comma or "<" in a clinic's name made an
+        # unparseable From, and every email of that clinic failed.
+        from_email=formataddr((clinic.name, clinic.email or settings.DEFAULT_FROM_EMAIL)),
         to=[patient.email],
         headers={
             "X-Followup-Message": str(message.pk),
