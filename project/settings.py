@@ -203,7 +203,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
+    "check-health-and-alert": {
+        "task": "reminders.tasks.check_health_and_alert",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
+
+# HEALTH AND OPERATIONS ALERTS
+# ------------------------------------------------------------------------------
+# Unhealthy when no dispatch cycle started for this long (beat runs one every
+# DISPATCH_INTERVAL_SECONDS), or when a due message has waited this long unsent.
+HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=180)
+HEALTH_BACKLOG_MAX_AGE_SECONDS = env.int("HEALTH_BACKLOG_MAX_AGE_SECONDS", default=600)
+# Who is emailed when a check starts failing and when it recovers (comma-separated).
+OPS_ALERT_EMAIL = env.list("OPS_ALERT_EMAIL", default=[])
 
 # SMS AND EMAIL
 # ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.conf import settings
 from .services.alerts import escalation_alert_send
 from .services.delivery import unknown_messages_settle
 from .services.dispatch import leases_recover, messages_claim, messages_send
+from .services.health import beat_heartbeat_record, ops_alerts_check
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def dispatch_due_messages() -> int:
     Claims batch after batch while batches come back full, for at most one beat
     interval, so a backlog drains quickly without two ticks overlapping for long.
     """
+    beat_heartbeat_record()  # the health check's "last beat run"
     leases_recover()
     deadline = time.monotonic() + settings.DISPATCH_INTERVAL_SECONDS
     batch, chunk, total = settings.DISPATCH_BATCH_SIZE, settings.DISPATCH_CHUNK_SIZE, 0
@@ -45,6 +47,12 @@ def send_messages(message_ids: list[int]) -> None:
 def settle_unknown_messages() -> int:
     """Run by beat every minute: ask the provider about messages whose outcome is unknown."""
     return unknown_messages_settle()
+
+
+@shared_task(ignore_result=True)
+def check_health_and_alert() -> int:
+    """Run by beat every minute: email the operations address about new and recovered incidents."""
+    return len(ops_alerts_check())
 
 
 @shared_task(ignore_result=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True,

@@ -1,13 +1,23 @@
-"""Pages patients reach from their emails."""
+"""Pages patients reach from their emails, and the health check."""
 
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .models import Patient
+from .selectors.health import health_report
 from .services.unsubscribe import patient_for_token, unsubscribe_patient
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database, Redis, beat and the backlog are fine, 503 otherwise; counts only."""
+    report = health_report()
+    return JsonResponse(report.as_dict(), status=200 if report.ok else 503)
 
 
 @csrf_exempt  # one-click unsubscribe (RFC 8058) posts from the mail app, without a CSRF token

@@ -54,6 +54,16 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def service_redis(settings, redis_url):
+    """The service's own Redis notes (heartbeat, open alerts) go to the test Redis, fresh each test."""
+    settings.REDIS_URL = redis_url
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter("reminders:*"):
+        client.delete(key)
+    return client
+
+
+@pytest.fixture(autouse=True)
 def sms_outbox(settings):
     settings.SMS_BACKEND = "locmem"
     locmem.outbox.clear()

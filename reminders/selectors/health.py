@@ -1,0 +1,118 @@
+"""
+Reads for the health check: the database, Redis (the broker), the last dispatch
+cycle beat started, and the oldest due message not yet sent. Counts, ages and
+states only: nothing here may name a patient.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from redis import RedisError
+
+from ..models import Message, MessageStatus
+from ..redis_client import BEAT_HEARTBEAT_KEY, get_redis
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str = ""  # why it is not ok, in words; never data
+    values: dict = field(default_factory=dict)  # numbers, times and limits
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, **({"detail": self.detail} if self.detail else {}), **self.values}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    checked_at: datetime
+    checks: dict[str, Check]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked_at": self.checked_at.isoformat(),
+            "checks": {name: check.as_dict() for name, check in self.checks.items()},
+        }
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def database_check() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure is the answer, never an error of the check
+        return Check(ok=False, detail=f"unreachable ({type(exc).__name__})")
+    return Check(ok=True)
+
+
+def redis_check() -> Check:
+    try:
+        get_redis().ping()
+    except RedisError as exc:
+        return Check(ok=False, detail=f"unreachable ({type(exc).__name__})")
+    return Check(ok=True)
+
+
+def beat_check(*, now: datetime, redis_ok: bool = True) -> Check:
+    """When a worker last started a dispatch cycle that beat scheduled."""
+    limit = settings.HEALTH_BEAT_MAX_AGE_SECONDS
+    values = {"last_run_at": None, "last_run_age_seconds": None, "max_age_seconds": limit}
+    if not redis_ok:
+        return Check(ok=False, detail="unknown: Redis is unreachable", values=values)
+    try:
+        raw = get_redis().get(BEAT_HEARTBEAT_KEY)
+    except RedisError as exc:
+        return Check(ok=False, detail=f"unknown: Redis is unreachable ({type(exc).__name__})", values=values)
+    try:
+        last = datetime.fromtimestamp(float(raw), tz=dt_timezone.utc)
+    except (TypeError, ValueError):
+        return Check(ok=False, detail="no dispatch cycle recorded", values=values)
+    age = max((now - last).total_seconds(), 0.0)
+    values.update(last_run_at=last.isoformat(), last_run_age_seconds=round(age, 1))
+    if age > limit:
+        return Check(ok=False, detail=f"no dispatch cycle for {_minutes(age)} (limit {_minutes(limit)})",
+                     values=values)
+    return Check(ok=True, values=values)
+
+
+def backlog_check(*, now: datetime, database_ok: bool = True) -> Check:
+    """The oldest message due but not yet sent (pending, due_at passed), over the pending index."""
+    limit = settings.HEALTH_BACKLOG_MAX_AGE_SECONDS
+    values = {"due_count": None, "oldest_due_age_seconds": None, "max_age_seconds": limit}
+    if not database_ok:
+        return Check(ok=False, detail="unknown: the database is unreachable", values=values)
+    due = Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=now)
+    try:
+        oldest = due.order_by("due_at").values_list("due_at", flat=True).first()
+        count = due.count() if oldest else 0
+    except Exception as exc:
+        return Check(ok=False, detail=f"unknown: {type(exc).__name__}", values=values)
+    age = round((now - oldest).total_seconds(), 1) if oldest else 0.0
+    values.update(due_count=count, oldest_due_age_seconds=age)
+    if age > limit:
+        return Check(ok=False, detail=f"{count} due messages waiting, the oldest for {_minutes(age)} "
+                                      f"(limit {_minutes(limit)})", values=values)
+    return Check(ok=True, values=values)
+
+
+def health_report(*, now: datetime | None = None) -> HealthReport:
+    now = now or timezone.now()
+    database = database_check()
+    redis = redis_check()
+    return HealthReport(checked_at=now, checks={
+        "database": database,
+        "redis": redis,
+        "beat": beat_check(now=now, redis_ok=redis.ok),
+        "backlog": backlog_check(now=now, database_ok=database.ok),
+    })
