@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -207,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reminders.tasks.check_health_and_alert",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    # Yesterday's reconciliation. At 12:00 UTC yesterday has ended in every time zone.
+    "reconcile-yesterday": {
+        "task": "reminders.tasks.reconcile_yesterday",
+        "schedule": crontab(hour=env.int("RECONCILE_HOUR_UTC", default=12), minute=15),
     },
 }
 

@@ -384,6 +384,8 @@ class Message(models.Model):
                 name="message_leased_idx",
             ),
             models.Index(fields=["status", "due_at"], name="message_status_due_idx"),
+            # The daily reconciliation: a clinic's messages planned for one day.
+            models.Index(fields=["scheduled_at"], name="message_scheduled_idx"),
             models.Index(fields=["provider_message_id"], name="message_provider_id_idx"),
         ]
 

@@ -10,6 +10,7 @@ from .services.alerts import escalation_alert_send
 from .services.delivery import unknown_messages_settle
 from .services.dispatch import leases_recover, messages_claim, messages_send
 from .services.health import beat_heartbeat_record, ops_alerts_check
+from .services.reconciliation import reconciliation_run
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ def settle_unknown_messages() -> int:
 def check_health_and_alert() -> int:
     """Run by beat every minute: email the operations address about new and recovered incidents."""
     return len(ops_alerts_check())
+
+
+@shared_task(ignore_result=True)
+def reconcile_yesterday() -> bool:
+    """Run by beat once a day: reconcile yesterday's messages; True when something was flagged."""
+    return reconciliation_run().flagged
 
 
 @shared_task(ignore_result=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True,
