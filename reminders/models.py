@@ -116,6 +116,8 @@ class Patient(models.Model):
         help_text="No diagnosis or procedure words in texts (a shared phone or a visible lock screen).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by patient_forget: the record is anonymized and kept only for the counts.
+    forgotten_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:

@@ -97,6 +97,8 @@ def enrollment_validate(
     now = now or timezone.now()
     if not program.is_active:
         raise ValidationError({"program": f"The program “{program.name}” is retired."})
+    if patient.forgotten_at:
+        raise ValidationError({"patient": "This patient was forgotten and cannot be enrolled."})
     if not patient.channels():
         raise ValidationError(
             {"patient": "The patient has no channel to send to: add a mobile number or an email "

@@ -1,6 +1,7 @@
 """Writing patients: consent changes always reach the ledger."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import Channel, ConsentActor, Patient
@@ -13,6 +14,8 @@ def patient_save(
     actor: str = ConsentActor.COORDINATOR, source: str = "admin",
 ) -> Patient:
     """Validate and save a new or changed patient; each consent change is written to the ledger."""
+    if patient.pk and Patient.objects.filter(pk=patient.pk, forgotten_at__isnull=False).exists():
+        raise ValidationError("This patient was forgotten: the record is kept for statistics and cannot change.")
     patient.full_clean()
     before = (
         Patient.objects.filter(pk=patient.pk).values(*CONSENT_FIELDS.values()).first()
