@@ -310,14 +310,20 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-pass-123")
 # LOGGING
 # ------------------------------------------------------------------------------
 # Log lines name ids and states, never patient names, numbers or message text.
+# Whatever a library logs, the handler blots out phone numbers and email
+# addresses (reminders/log_filters.py); add that filter to any handler you add.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact_contact_details": {"()": "reminders.log_filters.RedactContactDetails"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                    "filters": ["redact_contact_details"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -325,5 +331,7 @@ LOGGING = {
         "twilio.http_client": {"level": "WARNING"},
         # Its DEBUG lines carry request URLs, and a lookup's URL carries a number.
         "urllib3": {"level": "WARNING"},
+        # With DEBUG on, SQL is logged with its parameters: names, numbers, texts.
+        "django.db.backends": {"level": "INFO"},
     },
 }

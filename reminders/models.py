@@ -127,6 +127,11 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    def __repr__(self) -> str:
+        # Reprs end up in tracebacks and debug logs (Django's template engine logs
+        # a whole context on a failed lookup): an id, never the name.
+        return f"<Patient: {self.pk}>"
+
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone or self.clinic.time_zone)
@@ -299,6 +304,9 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} in {self.program}"
+
+    def __repr__(self) -> str:
+        return f"<Enrollment: {self.pk}>"  # str() names the patient; see Patient.__repr__
 
     def clean(self) -> None:
         if self.program_id and self.anchor_event:

@@ -1,0 +1,40 @@
+"""
+A safety net for log output: phone numbers and email addresses are blotted out
+of every line, whichever library wrote it.
+
+The service's own log lines carry ids, states and counts, never patient data.
+Libraries are another matter: at INFO the Twilio SDK logs a lookup's query
+parameters (the patient's number), at DEBUG urllib3 logs URLs with them, and an
+exception's text may quote a number. This filter sits on the handler, so it
+covers them all, tracebacks included. Names and message text cannot be
+recognised by a pattern: the code keeps those out of logs.
+"""
+
+import logging
+import re
+
+# E.164 as sent to Twilio, also URL-encoded (%2B): long digit runs after a plus.
+PHONE = re.compile(r"(?:\+|%2[Bb])\d{7,15}\b")
+EMAIL = re.compile(r"[\w.+'-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
+
+
+def redact(text: str) -> str:
+    return EMAIL.sub("[email]", PHONE.sub("[number]", text))
+
+
+class RedactContactDetails(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True

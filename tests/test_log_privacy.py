@@ -1,0 +1,182 @@
+"""
+No patient data in the logs: the main flows run with every logger at DEBUG
+(ours, Django's, Celery's, the Twilio SDK's, urllib3's ...), and the output the
+service's own log handler writes holds no name, number, address or message text.
+"""
+
+import io
+import logging
+from datetime import date, datetime, timezone
+
+import pytest
+import responses
+import time_machine
+from django.core import mail
+
+from reminders.log_filters import RedactContactDetails, redact
+from reminders.models import InboundMessage, Message, Patient
+from reminders.services.delivery import unknown_messages_settle
+from reminders.services.dispatch import dispatch_cycle
+from reminders.services.enrollments import enrollment_create
+from reminders.services.health import ops_alerts_check
+from reminders.services.patients import patient_save
+from reminders.services.privacy import patient_forget
+from reminders.services.reconciliation import reconciliation_run
+from reminders.services.unsubscribe import unsubscribe_url
+from tests import twilio_fakes as fake
+from tests.test_webhooks import INBOUND, post, status_path
+
+UTC = timezone.utc
+MOBILE = "+12025550166"
+SID = "SM" + "7" * 32
+
+
+class Records(logging.Handler):
+    """(logger name, message) as logged, before any filter of another handler changes the record."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record):
+        self.records.append((record.name, record.getMessage()))
+
+
+@pytest.fixture
+def log_output(settings):
+    """Every logger at DEBUG; what the service's own handler writes, and the raw records."""
+    fake.configure(settings, OPS_ALERT_EMAIL=["ops@followup.example"])
+    root = logging.getLogger()
+    [handler] = [h for h in root.handlers if any(isinstance(f, RedactContactDetails) for f in h.filters)]
+    output = io.StringIO()
+    stream = handler.setStream(output)
+    loggers = [root, *(logging.getLogger(name) for name in list(logging.root.manager.loggerDict))]
+    saved = {logger: (logger.level, logger.disabled) for logger in loggers}
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+    raw = Records()
+    root.handlers.insert(0, raw)  # before the redacting handler, which changes the records it passes
+    yield output, raw.records
+    root.removeHandler(raw)
+    for logger, (level, disabled) in saved.items():
+        logger.setLevel(level)
+        logger.disabled = disabled
+    handler.setStream(stream)
+
+
+@pytest.fixture
+def zenobia(clinic, program, django_user_model):
+    clinic.alert_email = "oncall@riverside.example"
+    clinic.save()
+    user = django_user_model.objects.create_user("coord", password="x", is_staff=True)
+    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+        patient = patient_save(patient=Patient(
+            clinic=clinic, first_name="Zenobia", last_name="Quarterfield", mobile=MOBILE,
+            email="zenobia.q@example.com", sms_consent=True, email_consent=True), recorded_by=user)
+        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
+                                       anchor_date=date(2026, 6, 2), enrolled_by=user)
+    return patient, enrollment, user
+
+
+@responses.activate
+def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output,
+                                                      django_capture_on_commit_callbacks):
+    output, records = log_output
+    patient, enrollment, user = zenobia
+
+    # Dispatch: the day-0 text through Twilio, then the day-7 text and email.
+    responses.add(fake.accepted(SID))
+    with time_machine.travel(datetime(2026, 6, 2, 14, 0, tzinfo=UTC), tick=False):
+        assert dispatch_cycle().as_dict()["sent"] == 1
+    # A status callback, signed.
+    day0 = Message.objects.get(enrollment=enrollment, step__key="day0")
+    assert post(client, status_path(day0), {"MessageSid": SID, "MessageStatus": "delivered"}).status_code == 204
+    # A text whose outcome stays unknown, settled by a lookup (the SDK logs its query: the number).
+    day1 = Message.objects.get(enrollment=enrollment, step__key="day1")
+    Message.objects.filter(pk=day1.pk).update(status="unknown", body="Zenobia, day 1 text",
+                                              updated_at=datetime(2026, 6, 3, 12, 0, tzinfo=UTC))
+    responses.add(responses.GET, fake.MESSAGES_URL, json={
+        "messages": [fake.message_json("SM" + "8" * 32, status="delivered", body="Zenobia, day 1 text", to=MOBILE)],
+        "next_page_uri": None, "page": 0, "page_size": 50, "uri": "/x"})
+    with time_machine.travel(datetime(2026, 6, 3, 13, 0, tzinfo=UTC), tick=False):
+        assert unknown_messages_settle() == 1
+    responses.add(fake.accepted("SM" + "9" * 32))
+    with time_machine.travel(datetime(2026, 6, 9, 15, 0, tzinfo=UTC), tick=False):
+        assert dispatch_cycle().as_dict()["sent"] == 2
+    # Replies: HELP, warning signs (an urgent escalation, an alert email), STOP.
+    with time_machine.travel(datetime(2026, 6, 9, 16, 0, tzinfo=UTC), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        for sid, body in [("SM" + "a" * 32, "HELP"),
+                          ("SM" + "b" * 32, "Zenobia again: my legs went numb after the walk"),
+                          ("SM" + "c" * 32, "STOP")]:
+            assert post(client, INBOUND, {"MessageSid": sid, "From": MOBILE, "To": "+12025550199",
+                                          "Body": body}).status_code == 200
+    # The unsubscribe link: asked, then confirmed.
+    path = unsubscribe_url(patient=patient).removeprefix("https://followup.example.org")
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 200
+    # Operations: health alerts, the reconciliation, and forgetting the patient.
+    with time_machine.travel(datetime(2026, 6, 10, 12, 15, tzinfo=UTC), tick=False):
+        ops_alerts_check()
+        reconciliation_run()
+        patient_forget(patient=Patient.objects.get(pk=patient.pk), forgotten_by=user)
+
+    logged = output.getvalue()
+    # The capture works, at every level and for the libraries too.
+    for expected in [f"message {day0.pk} sent via sms", "inbound", "-- BEGIN Twilio API Request --",
+                     "Query Params: {'To': '[number]'", "DEBUG", "reconciliation 2026-06-09"]:
+        assert expected in logged, expected
+
+    texts = [*Message.objects.exclude(body="").values_list("body", flat=True),
+             *Message.objects.exclude(subject="").values_list("subject", flat=True),
+             *InboundMessage.objects.exclude(body="").values_list("body", flat=True),
+             *(m.body for m in mail.outbox if m.to != ["ops@followup.example"])]
+    secrets = ["Zenobia", "Quarterfield", "2025550166", "555-0166", "zenobia.q@example.com", "zenobia.q",
+               "legs went numb", "day 1 text", *texts]
+    assert [secret for secret in secrets if secret in logged] == []
+
+    # Our own lines need no redaction: the filter is for the libraries.
+    ours = "\n".join(message for name, message in records if name.startswith("reminders"))
+    assert [secret for secret in secrets if secret in ours] == []
+    assert any(MOBILE in message for name, message in records if name.startswith("twilio"))  # what was blotted out
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ("Query Params: {'To': '+12025550166', 'PageSize': 50}", "Query Params: {'To': '[number]', 'PageSize': 50}"),
+    ('"GET /Messages.json?To=%2B12025550166&PageSize=50 HTTP/1.1" 200', '"GET /Messages.json?To=[number]&PageSize=50 HTTP/1.1" 200'),
+    ("sending to zenobia.q@example.com failed", "sending to [email] failed"),
+    ("mailto=zenobia%40example.com", "mailto=[email]"),
+    ("reconciliation 2026-06-02: planned=10 at 2026-06-03T12:15:00+00:00", None),  # dates are no numbers
+    ("message 123456789 sent via sms, sid SM7777777777", None),
+])
+def test_the_redaction_catches_numbers_and_addresses_but_not_dates_or_ids(line, shown):
+    assert redact(line) == (shown or line)
+
+
+def test_a_traceback_is_redacted_too():
+    record = None
+    try:
+        raise ValueError("The 'To' number +12025550166 is not a valid phone number.")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("twilio", logging.ERROR, __file__, 1, "lookup failed", None, sys.exc_info())
+    RedactContactDetails().filter(record)
+    assert "[number] is not a valid" in record.exc_text and "2025550166" not in record.exc_text
+
+
+def test_a_template_lookup_that_fails_logs_no_patient(make_program, patient, log_output):
+    """Django's template engine logs the whole context at DEBUG when a variable is missing."""
+    output, _ = log_output
+    program = make_program(slug="missing", steps=[{"template": "test/missing_variable"}])
+    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
+                                       anchor_date=date(2026, 6, 2))
+    from reminders.rendering import render_message
+
+    assert "Hi Margaret, this is" in render_message(message=Message.objects.get(enrollment=enrollment)).text
+    logged = output.getvalue()
+    assert "Failed lookup for key [no_such_variable]" in logged
+    assert f"'patient': <Patient: {patient.pk}>" in logged
+    assert "Margaret" not in logged and "Okafor" not in logged
