@@ -44,12 +44,15 @@ from ..models import (
 from .consent import CONSENT_FIELDS, consent_record
 
 FORGOTTEN_NAMES = {"first_name": "Forgotten", "last_name": "Patient"}
+CANCELLED = "cancelled: patient forgotten"
 REMOVED = "reason removed: patient forgotten"
 # Message reasons that quote a coordinator's reason or a consent source, by their system-written start.
 QUOTING_REASONS = ("paused: ", "cancelled: ")
 
 
 def _scrubbed_reason(reason: str) -> str:
+    if reason == CANCELLED:
+        return reason
     for start in QUOTING_REASONS:
         if reason.startswith(start):
             return f"{start}{REMOVED}"
@@ -75,7 +78,7 @@ def patient_forget(*, patient: Patient, forgotten_by: AbstractBaseUser | None) -
     # Nothing more goes out. Cancelling first means no worker can take a message
     # after the check below; one already sending would write its text back.
     messages.filter(status__in=[MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]).update(
-        status=MessageStatus.CANCELLED, reason="cancelled: patient forgotten", lease_expires_at=None,
+        status=MessageStatus.CANCELLED, reason=CANCELLED, lease_expires_at=None,
         claim_token=None, updated_at=now)
     if messages.filter(status=MessageStatus.SENDING).exists():
         raise ValidationError("A message to this patient is being sent right now; try again in a minute.")

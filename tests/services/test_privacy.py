@@ -120,6 +120,9 @@ def test_nothing_identifying_is_left_anywhere_and_every_row_stays(zenobia, edith
     changed = {(statuses_before[pk], after[pk]) for pk in after if after[pk] != statuses_before[pk]}
     assert changed == {("pending", "cancelled"), ("unknown", "failed")}
     assert Message.objects.filter(status="sent").count() == 2
+    reasons = {(statuses_before[pk], reason) for pk, reason in Message.objects.values_list("pk", "reason")}
+    assert ("pending", "cancelled: patient forgotten") in reasons
+    assert ("cancelled", "cancelled: reason removed: patient forgotten") in reasons  # was "... moved to Leeds"
     assert set(Message.objects.filter(enrollment__patient=patient).values_list("body", "subject")) == {("", "")}
     assert set(Enrollment.objects.filter(patient=patient).values_list("status", flat=True)) == {"cancelled"}
     assert CheckInAnswer.objects.get().value == "8"
