@@ -17,7 +17,8 @@ from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 
 from .models import Channel, Language, Message, MessageStatus
-from .sms_text import is_gsm7, sms_text, ucs2_units
+from .content import is_gsm7, sms_cost
+from .sms_text import sms_text
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,8 @@ def render_message(*, message: Message, context_overrides: dict | None = None) -
             if not text:
                 raise RenderError(f"template {template}/sms.txt rendered empty")
             if not is_gsm7(text):
-                logger.info("message %s goes as UCS-2 (%d UTF-16 units)", message.pk, ucs2_units(text))
+                cost = sms_cost(text)
+                logger.info("message %s goes as UCS-2: units=%d segments=%d", message.pk, cost.units, cost.segments)
             return RenderedMessage(text=text)
         if message.fallback_for_id and not _has_part(language=language, template=template, part="body.txt"):
             # The email stands in for an SMS-only step: it carries the SMS text.

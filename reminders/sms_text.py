@@ -18,23 +18,18 @@ for an SMS whose template is GSM-7:
 - a text holding letters GSM-7 cannot write at all (a name in Chinese, Arabic,
   Cyrillic ...) is not mangled into something unreadable: it keeps its letters,
   loses only its invisible characters, and goes as UCS-2, deliberately; the
-  sender logs that (message id and length, no text).
+  renderer logs that with the message id and the segments it costs (counted
+  by reminders.content.sms_cost), never the text.
 
 A template written outside GSM-7 on purpose is left as it is.
 """
 
 import unicodedata
 
+from .content import GSM7_BASIC, GSM7_EXTENSION
 from .validators import JOINERS, is_invisible
 
-# The GSM 03.38 default alphabet (the escape 0x1B left out) and its extension
-# table, whose characters cost two septets each.
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
-GSM7 = GSM7_BASIC | GSM7_EXTENSION
+GSM7_CHARACTERS = GSM7_BASIC | GSM7_EXTENSION
 
 # Characters with a plain GSM-7 stand-in that Unicode decomposition does not give.
 STAND_INS = {
@@ -47,13 +42,9 @@ STAND_INS = {
 }
 
 
-def is_gsm7(text: str) -> bool:
-    return all(char in GSM7 for char in text)
-
-
 def _fold(char: str) -> str | None:
     """``char`` in GSM-7 ("" to drop it), or None when it is a letter GSM-7 cannot write."""
-    if char in GSM7:
+    if char in GSM7_CHARACTERS:
         return char
     if char in STAND_INS:
         return STAND_INS[char]
@@ -80,8 +71,3 @@ def sms_text(text: str) -> str:
     if None in folded:
         return " ".join("".join(char for char in text if not is_invisible(char)).split())
     return " ".join("".join(folded).split())
-
-
-def ucs2_units(text: str) -> int:
-    """Length in UTF-16 code units, as UCS-2 segments are counted."""
-    return len(text.encode("utf-16-le")) // 2

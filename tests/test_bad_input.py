@@ -22,7 +22,8 @@ from reminders.models import Clinic, Message, Patient
 from reminders.rendering import render_message, render_system_sms
 from reminders.services.dispatch import dispatch_cycle
 from reminders.services.enrollments import enrollment_create
-from reminders.sms_text import GSM7, is_gsm7, sms_text
+from reminders.content import is_gsm7
+from reminders.sms_text import GSM7_CHARACTERS, sms_text
 from reminders.validators import is_invisible, validate_person_name
 
 UTC = timezone.utc
@@ -162,7 +163,7 @@ def test_sms_text_is_gsm7_unless_a_letter_gsm7_cannot_write_needs_ucs2(value):
     assert not any(is_invisible(char) for char in text)
     assert sms_text(text) == text
     if not is_gsm7(text):
-        assert any(unicodedata.category(c)[0] in "LN" and c not in GSM7 for c in text), text
+        assert any(unicodedata.category(c)[0] in "LN" and c not in GSM7_CHARACTERS for c in text), text
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_an_sms_that_needs_ucs2_goes_as_ucs2_and_says_so_in_the_log(enrolled, pa
     with caplog.at_level(logging.INFO, logger="reminders.rendering"):
         text = render_message(message=message).text
     assert text == "Riverside Spine Clinic: Hello 王芳, this is day 0."
-    assert f"message {message.pk} goes as UCS-2 (48 UTF-16 units)" in caplog.text
+    assert f"message {message.pk} goes as UCS-2: units=48 segments=1" in caplog.text
     assert "王芳" not in caplog.text
 
 
