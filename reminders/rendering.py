@@ -83,7 +83,8 @@ def is_first_sms(*, message: Message) -> bool:
     ).exclude(pk=message.pk).exists()
 
 
-def message_context(*, message: Message) -> dict:
+def message_context(*, message: Message, first_sms: bool | None = None) -> dict:
+    """What a message's templates see; ``first_sms`` when the caller already knows it."""
     enrollment = message.enrollment
     patient = enrollment.patient
     context = {
@@ -93,7 +94,7 @@ def message_context(*, message: Message) -> dict:
         "program": enrollment.program,
         "step": message.step,
         "channel": message.channel,
-        "is_first_message": is_first_sms(message=message),
+        "is_first_message": is_first_sms(message=message) if first_sms is None else first_sms,
     }
     if message.channel == Channel.EMAIL and patient.pk:
         from .services.unsubscribe import unsubscribe_url
@@ -102,11 +103,15 @@ def message_context(*, message: Message) -> dict:
     return context
 
 
-def render_message(*, message: Message) -> RenderedMessage:
-    """Render ``message`` in its patient's language. Raises RenderError."""
+def render_message(*, message: Message, first_sms: bool | None = None) -> RenderedMessage:
+    """Render ``message`` in its patient's language. Raises RenderError.
+
+    ``first_sms``: whether it is the enrollment's first SMS, when the caller
+    knows (a chunk of sends asks once for all); otherwise it is looked up.
+    """
     language = message.enrollment.patient.language
     template = message.step.template
-    context = message_context(message=message)
+    context = message_context(message=message, first_sms=first_sms)
     try:
         if message.channel == Channel.SMS:
             text = _render_text(language=language, template=template, part="sms.txt", context=context)
