@@ -148,8 +148,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat runs a dispatch cycle, and how many due messages one cycle claims.
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
-# Claimed message ids are handed to workers in tasks of this many.
-DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=20)
+# Claimed message ids are handed to workers in tasks of this many. Each task
+# costs a worker a few milliseconds of its own: at 20 that was a quarter of the
+# time per message, measured (BENCHMARKS.md).
+DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=50)
 # A claim or a send not finished within this time is taken back by the next cycle.
 CLAIM_LEASE = timedelta(seconds=env.int("CLAIM_LEASE_SECONDS", default=300))
 # How far back a coordinator may date a fracture diagnosis or procedure.
