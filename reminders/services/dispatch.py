@@ -324,8 +324,11 @@ def _send_deadline() -> float:
 def _taken(*, message_ids: list[int], token: uuid.UUID) -> list[Message]:
     """The messages this caller took, with what sending needs, in the order asked."""
     position = {message_id: index for index, message_id in enumerate(message_ids)}
+    # Clinics, programs and steps are few and shared by the chunk: one object
+    # each, not one per message (a clinic's three phone numbers are parsed per object).
     return sorted(
-        Message.objects.select_related("enrollment__patient__clinic", "enrollment__program", "step")
+        Message.objects.select_related("enrollment__patient")
+        .prefetch_related("enrollment__patient__clinic", "enrollment__program", "step")
         .filter(pk__in=message_ids, claim_token=token),
         key=lambda m: position[m.pk],
     )
