@@ -67,25 +67,29 @@ def fake_max_rate(*, fake: FakeTwilioClient, seconds: float) -> float:
     return done / elapsed
 
 
-def sdk_loop_rate(*, fake: FakeTwilioClient, calls: int) -> float:
-    """A bare loop of the calls the backend makes, with the same client class, to the same fake."""
+def sdk_loop_rate(*, fake: FakeTwilioClient, calls: int) -> tuple[float, float]:
+    """A bare loop of the calls the backend makes, with the same client class, to the same fake.
+
+    Returns the calls per second and the CPU seconds per call in this process.
+    """
     fake.reset()
     client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=TimeoutHttpClient(
         base_url=fake.url, connect_timeout=5, read_timeout=15))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for index in range(calls):
         client.messages.create(to=f"+1202{index:07d}", body=f"{data.SENT_BODY} {index}", from_=SENDER,
                                status_callback=status_callback_url(index))
-    rate = calls / (time.perf_counter() - started)
+    rate, cpu = calls / (time.perf_counter() - started), (time.process_time() - cpu) / calls
     fake.reset()
-    return rate
+    return rate, cpu
 
 
-def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -> float:
+def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -> tuple[float, float]:
     """No-op tasks per second through the broker, on the same worker command line as the dispatch.
 
     The tasks are queued first and the worker started after, so this is the
-    worker's and broker's pace alone, not the publisher's.
+    worker's and broker's pace alone, not the publisher's. Returns the tasks per
+    second and the worker's CPU seconds per task.
     """
     from .tasks import noop
 
@@ -97,15 +101,20 @@ def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -
                           include="reminders.benchmarks.tasks")
     try:
         deadline = time.monotonic() + 60 + tasks / 50
+        while not client.get(NOOP_KEY):  # started: its start-up is not counted
+            worker.check_alive()
+            time.sleep(0.01)
+        cpu, done = worker.cpu_seconds(), int(client.get(NOOP_KEY))
         while int(client.get(NOOP_KEY) or 0) < tasks:
             worker.check_alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {client.get(NOOP_KEY)} of {tasks} no-op tasks ran")
             time.sleep(0.1)
+        cpu = (worker.cpu_seconds() - cpu) / max(tasks - done, 1)
     finally:
         stop_all(worker)
     first, last = float(client.get(f"{NOOP_KEY}:first")), float(client.get(f"{NOOP_KEY}:last"))
-    return (tasks - 1) / (last - first)
+    return (tasks - 1) / (last - first), cpu
 
 
 @dataclass
@@ -168,8 +177,8 @@ def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process:
 
 def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict) -> Figure:
     fake_rate = fake_max_rate(fake=fake, seconds=sizes["fake_load_seconds"])
-    sdk_rate = sdk_loop_rate(fake=fake, calls=sizes["sdk_calls"])
-    noop_rate = noop_task_rate(target=target, fake=fake, tasks=sizes["noop_tasks"])
+    sdk_rate, sdk_cpu = sdk_loop_rate(fake=fake, calls=sizes["sdk_calls"])
+    noop_rate, noop_cpu = noop_task_rate(target=target, fake=fake, tasks=sizes["noop_tasks"])
 
     n = sizes["throughput"]
     interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
@@ -204,6 +213,8 @@ def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_proce
             "the fake's own ceiling (raw HTTP, 2 client processes)": f"{fake_rate:,.0f} requests/s",
             "CPU per message: worker (pool included) / fake": f"{drained.worker_cpu_seconds / n * 1000:.2f} ms / "
                                                               f"{drained.fake_cpu_seconds / n * 1000:.2f} ms",
+            "CPU per SDK call in the bare loop (client side)": f"{sdk_cpu * 1000:.2f} ms",
+            "CPU per no-op task (worker, pool included)": f"{noop_cpu * 1000:.2f} ms",
             "statuses recorded": drained.statuses,
             "fake: accepted / duplicates / requests": f"{stats['accepted']:,} / {stats['duplicates']} / "
                                                       f"{stats['creates']:,}",
