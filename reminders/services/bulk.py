@@ -55,13 +55,14 @@ def _checked(*, clinic: Clinic, row: BulkEnrollmentRow, program: Program,
              now: datetime) -> tuple[Patient, Enrollment]:
     """The unsaved patient and enrollment of a row, checked as enrolling one patient checks them.
 
-    Raises ValidationError. The patient is new, so it cannot already be
-    enrolled: the database constraint is left to the insert, without a query per row.
+    Raises ValidationError. No query per row: the clinic and the program are
+    rows just read (their foreign keys need no existence check), and the patient
+    is new, so it cannot already be enrolled (the constraint is the insert's).
     """
     patient = Patient(clinic=clinic, first_name=row.first_name, last_name=row.last_name, mobile=row.mobile,
                       email=row.email, sms_consent=row.sms_consent, email_consent=row.email_consent,
                       language=row.language, time_zone=row.time_zone)
-    patient.full_clean()
+    patient.full_clean(exclude=["clinic"])
     if not program.is_active:
         raise ValidationError({"program": f"The program “{program.name}” is retired."})
     if not patient.channels():
@@ -69,7 +70,7 @@ def _checked(*, clinic: Clinic, row: BulkEnrollmentRow, program: Program,
     _validate_anchor_date(patient=patient, anchor_date=row.anchor_date, now=now)
     enrollment = Enrollment(patient=patient, program=program, anchor_event=row.anchor_event,
                             anchor_date=row.anchor_date)
-    enrollment.full_clean(exclude=["patient", "enrolled_by"], validate_constraints=False)
+    enrollment.full_clean(exclude=["patient", "program", "enrolled_by"], validate_constraints=False)
     return patient, enrollment
 
 
