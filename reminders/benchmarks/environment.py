@@ -4,6 +4,8 @@ import os
 import platform
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -142,3 +144,60 @@ def machine_describe(*, target: BenchTarget) -> dict:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+class OtherWork:
+    """Samples, in a thread, the CPU that work other than the benchmark's uses on this machine.
+
+    Ours: this process and its children, and PostgreSQL backends on the
+    benchmark database; shared servers (PostgreSQL's own processes, Redis) are
+    left out; everything else (other people's tests, say) is the others'.
+    """
+
+    def __init__(self, *, database: str, every: float = 1.0) -> None:
+        self.database, self.every = database, every
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="other-work")
+
+    def _others(self, ours: set[int]) -> dict[int, float]:
+        found = {}
+        for process in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
+            info = process.info
+            command = " ".join(info["cmdline"] or []) or info["name"] or ""
+            if info["pid"] in ours or info["cpu_times"] is None:
+                continue
+            if info["name"] in {"postgres", "redis-server"} or "redis-server" in command:
+                backend = command.startswith("postgres: ") and "(" in command
+                if not backend or f" {self.database} " in command:
+                    continue  # ours, or a shared server's own process
+            found[info["pid"]] = info["cpu_times"].user + info["cpu_times"].system
+        return found
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        before, at = self._others(set()), time.monotonic()
+        while not self._stop.wait(self.every):
+            ours = {me.pid, *(child.pid for child in me.children(recursive=True))}
+            now, now_at = self._others(ours), time.monotonic()
+            used = sum(cpu - before.get(pid, cpu) for pid, cpu in now.items())
+            self.samples.append(max(used, 0.0) / (now_at - at))
+            before, at = now, now_at
+
+    def __enter__(self) -> "OtherWork":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def mean_since(self, index: int) -> float:
+        taken = self.samples[index:]
+        return round(sum(taken) / len(taken), 2) if taken else 0.0
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {"mean_cores": 0.0, "max_cores": 0.0}
+        return {"mean_cores": round(sum(self.samples) / len(self.samples), 2),
+                "max_cores": round(max(self.samples), 2)}

@@ -5,9 +5,12 @@ import time
 import traceback
 from collections.abc import Callable
 
+from django.conf import settings
+
 from . import admin_pages, enrollment, memory, pacing, scan, throughput, timeliness
 from .environment import (
     BenchTarget,
+    OtherWork,
     bench_target,
     data_wipe,
     database_ensure,
@@ -73,6 +76,27 @@ RUNS: list[tuple[set[int], FigureRun]] = [
 ]
 
 
+def _figures(*, run: FigureRun, numbers: set[int], wanted: set[int], target: BenchTarget, fake, fake_process,
+             sizes: dict, others: OtherWork, progress: Callable[[str], None]) -> list[Figure]:
+    progress(f"figure {', '.join(map(str, sorted(wanted)))} ...")
+    started, sample = time.monotonic(), len(others.samples)
+    kwargs = {"only": wanted} if len(numbers) > 1 else {}
+    if run is throughput.figure_throughput:
+        kwargs["fake_process"] = fake_process  # for the fake's CPU time
+    try:
+        produced = run(target=target, fake=fake, sizes=sizes, **kwargs)
+    except Exception as exc:  # one broken figure must not lose the others
+        logger.exception("figure %s failed", numbers)
+        produced = [Figure(number=n, name=f"figure {n}", result=f"error: {type(exc).__name__}: {exc}", goal="",
+                           met=None, notes=[traceback.format_exc()]) for n in sorted(wanted)]
+    produced = produced if isinstance(produced, list) else [produced]
+    for figure in produced:
+        figure.details["CPU used by other work meanwhile"] = f"{others.mean_since(sample):.2f} cores on average"
+        progress(f"  {figure.number}. {figure.name}: {figure.result} [{'met' if figure.met else 'NOT met'}] "
+                 f"({time.monotonic() - started:.0f} s)")
+    return produced
+
+
 def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
                    progress: Callable[[str], None] = lambda line: None) -> Report:
     """Run the figures (all, or ``only`` these numbers) and return the report."""
@@ -83,30 +107,19 @@ def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
     sizes = QUICK if quick else FULL
     report = Report(quick=quick, machine=machine_describe(target=target), load_before=load_average())
     started = time.monotonic()
-    fake, client = fake_start()
-    try:
-        for numbers, run in RUNS:
-            wanted = numbers if only is None else numbers & only
-            if not wanted:
-                continue
-            progress(f"figure {', '.join(map(str, sorted(wanted)))} ...")
-            figure_started = time.monotonic()
-            try:
-                kwargs = {"only": wanted} if len(numbers) > 1 else {}
-                if run is throughput.figure_throughput:
-                    kwargs["fake_process"] = fake
-                produced = run(target=target, fake=client, sizes=sizes, **kwargs)
-            except Exception as exc:  # one broken figure must not lose the others
-                logger.exception("figure %s failed", numbers)
-                produced = [Figure(number=n, name=f"figure {n}", result=f"error: {type(exc).__name__}: {exc}",
-                                   goal="", met=None, notes=[traceback.format_exc()]) for n in sorted(wanted)]
-            for figure in produced if isinstance(produced, list) else [produced]:
-                report.figures.append(figure)
-                progress(f"  {figure.number}. {figure.name}: {figure.result} "
-                         f"[{'met' if figure.met else 'NOT met'}] ({time.monotonic() - figure_started:.0f} s)")
-    finally:
-        stop_all(fake)
-        data_wipe(target=target)
+    with OtherWork(database=settings.DATABASES["default"]["NAME"]) as others:
+        fake, client = fake_start()
+        try:
+            for numbers, run in RUNS:
+                wanted = numbers if only is None else numbers & only
+                if wanted:
+                    report.figures += _figures(run=run, numbers=numbers, wanted=wanted, target=target,
+                                               fake=client, fake_process=fake, sizes=sizes, others=others,
+                                               progress=progress)
+        finally:
+            stop_all(fake)
+            data_wipe(target=target)
+    report.other_work = others.summary()
     report.seconds = time.monotonic() - started
     report.load_after = load_average()
     return report
