@@ -46,12 +46,12 @@ def target_check(*, database: dict, database_url: str, redis_url: str) -> BenchT
     """The database and Redis, refused unless they are dedicated to benchmarks.
 
     The benchmarks truncate tables and flush the Redis db, so the database name
-    must contain "bench" and the Redis db must not be the tests' (15) or db 0.
+    must start with "bench" and the Redis db must not be the tests' (15) or db 0.
     """
     if database["ENGINE"] != "django.db.backends.postgresql":
         raise BenchRefused("The benchmarks run on PostgreSQL: set DATABASE_URL=postgres://.../bench.")
-    if "bench" not in database["NAME"] or not database_url:
-        raise BenchRefused(f"Refusing to wipe database {database['NAME']!r}: its name must contain 'bench'.")
+    if not database["NAME"].startswith("bench") or not database_url:
+        raise BenchRefused(f"Refusing to wipe database {database['NAME']!r}: its name must start with 'bench'.")
     redis_db = int(redis.Redis.from_url(redis_url).connection_pool.connection_kwargs.get("db", 0))
     if redis_db in {0, 15}:
         raise BenchRefused(f"Refusing to flush Redis db {redis_db}: give REDIS_URL a db of its own (e.g. /12).")

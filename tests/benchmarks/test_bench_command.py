@@ -13,14 +13,15 @@ MACHINE = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 23.5, "os": "Linux", "pyt
 
 
 def test_it_refuses_sqlite_and_the_test_database(settings):
-    # The suite runs on SQLite or on a database named "test...": neither may be wiped.
-    with pytest.raises(CommandError, match="PostgreSQL|must contain 'bench'"):
+    # The suite runs on SQLite or on a database named "test_...": neither may be wiped.
+    with pytest.raises(CommandError, match="PostgreSQL|must start with 'bench'"):
         call_command("bench", "--quick")
 
 
 @pytest.mark.parametrize(
     ("name", "broker", "refused"),
-    [("bench", "redis://127.0.0.1:6379/12", ""), ("test", "redis://127.0.0.1:6379/12", "must contain 'bench'"),
+    [("bench", "redis://127.0.0.1:6379/12", ""), ("test", "redis://127.0.0.1:6379/12", "must start with 'bench'"),
+     ("test_wt_bench", "redis://127.0.0.1:6379/12", "must start with 'bench'"),
      ("bench", "redis://127.0.0.1:6379/15", "db 15"), ("bench", "redis://127.0.0.1:6379", "db 0")],
 )
 def test_only_a_bench_database_and_a_redis_db_of_its_own_are_accepted(name, broker, refused):
