@@ -102,6 +102,14 @@ def test_a_timeout_after_accepting_is_unknown_to_the_client_but_found_by_a_looku
     assert (found.provider_message_id, found.status) == (recorded["sid"], "sent")
 
 
+def test_a_delay_longer_than_the_read_timeout_leaves_an_accepted_message_unknown(fake_twilio, settings):
+    settings.TWILIO_READ_TIMEOUT = 0.2
+    fake_twilio.fake.configure(FakeConfig(delay=1.0))
+    with pytest.raises(SmsOutcomeUnknown):
+        send()
+    assert fake_twilio.fake.stats()["accepted"] == 1
+
+
 def test_rules_can_answer_in_turn_and_lookups_filter_by_recipient(fake_twilio):
     fake_twilio.fake.configure(FakeConfig(rules={TO: ["500", "ok"]}))
     with pytest.raises(SmsSendError):
@@ -137,8 +145,8 @@ def test_the_same_text_accepted_twice_for_one_number_is_a_visible_duplicate(fake
 
 
 def test_the_rate_limit_per_sender_answers_429_with_code_20429(fake_twilio, settings):
-    # One token a second and a bucket of two: the third text at once is over the limit.
-    fake_twilio.fake.configure(FakeConfig(rate_limit=1, rate_burst=2))
+    # A token every ten seconds and a bucket of two: the third text at once is over the limit.
+    fake_twilio.fake.configure(FakeConfig(rate_limit=0.1, rate_burst=2))
     send("one")
     send("two")
     with pytest.raises(SmsSendError) as caught:
@@ -163,7 +171,9 @@ def test_an_error_mix_is_drawn_with_its_seed():
 
 def test_it_can_be_reconfigured_and_reset_over_http(fake_twilio):
     client = FakeTwilioClient(fake_twilio.url)
-    assert client.configure(rate_limit=5, errors={"429": 0.1})["rate_limit"] == 5
+    assert client.configure(rate_limit=5, errors={"429": 0.1})["errors"] == {"20429": 0.1}
+    # Settings not given are kept; the mix is emptied before sending.
+    assert client.configure(errors={})["rate_limit"] == 5
     send()
     assert client.stats(summary=True)["accepted"] == 1 and len(client.messages()) == 1
     client.reset()
