@@ -152,16 +152,13 @@ def _deliver(*, message: Message, rendered: RenderedMessage, sms_backend: BaseSm
     return ""
 
 
-def _hold_reason(*, message: Message, now: datetime) -> tuple[Outcome, str] | None:
-    """Why a claimed message must not go out now, if it must not."""
+def _hold_reason(*, message: Message) -> tuple[Outcome, str] | None:
+    """Why a claimed message must not go out at all, if it must not (the clock's rules are _clock_hold's)."""
     enrollment = message.enrollment
     if enrollment.status == EnrollmentStatus.CANCELLED:
         return Outcome.CANCELLED, f"cancelled: {enrollment.status_reason}"
     if enrollment.status == EnrollmentStatus.PAUSED:
         return Outcome.PAUSED, f"paused: {enrollment.status_reason}"
-    late = lateness_reason(max_lateness=message.step.max_lateness, due_at=message.due_at, now=now)
-    if late:
-        return Outcome.SKIPPED, late
     if message.channel not in message.enrollment.patient.channels():
         return Outcome.SKIPPED, f"the patient no longer receives {message.get_channel_display()}"
     return None
@@ -179,21 +176,22 @@ HOLD_STATUS = {
 # Accepted sends are recorded together, at most this many and this long after the first.
 RECORD_BATCH = 50
 RECORD_WITHIN_SECONDS = 1.0
+# A message sent this long after its chunk was checked is checked against the clock again.
+CLOCK_RECHECK_SECONDS = 1.0
 
 # SMS statuses after which an enrollment's next SMS is no longer its first.
 SMS_OUT = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN]
 
 
-def _prepare(*, message: Message, now: datetime, first_sms: bool) -> Outcome | RenderedMessage:
-    """The text of a message this caller holds in "sending", or the recorded reason it does not go out."""
+def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
+    """The rules that depend on the time, recorded when they hold a message back:
+    too late (skipped) or, for an SMS, quiet hours (deferred to their end)."""
     message_id = message.pk
-    held = _hold_reason(message=message, now=now)
-    if held:
-        outcome, reason = held
-        _finish(message_id, status=HOLD_STATUS[outcome], now=now, reason=reason)
-        logger.info("message %s %s", message_id, outcome)
-        return outcome
-
+    late = lateness_reason(max_lateness=message.step.max_lateness, due_at=message.due_at, now=now)
+    if late:
+        _finish(message_id, status=MessageStatus.SKIPPED, now=now, reason=late)
+        logger.info("message %s skipped: too late", message_id)
+        return Outcome.SKIPPED
     patient = message.enrollment.patient
     clinic = patient.clinic
     if message.channel == Channel.SMS and in_quiet_hours(
@@ -206,7 +204,21 @@ def _prepare(*, message: Message, now: datetime, first_sms: bool) -> Outcome | R
                 claim_token=None, reason="deferred: quiet hours")
         logger.info("message %s deferred to %s by quiet hours", message_id, later.isoformat())
         return Outcome.DEFERRED
+    return None
 
+
+def _prepare(*, message: Message, now: datetime, first_sms: bool) -> Outcome | RenderedMessage:
+    """The text of a message this caller holds in "sending", or the recorded reason it does not go out."""
+    message_id = message.pk
+    held = _hold_reason(message=message)
+    if held:
+        outcome, reason = held
+        _finish(message_id, status=HOLD_STATUS[outcome], now=now, reason=reason)
+        logger.info("message %s %s", message_id, outcome)
+        return outcome
+    clock = _clock_hold(message=message, now=now)
+    if clock:
+        return clock
     try:
         return render_message(message=message, first_sms=first_sms)
     except RenderError as exc:
@@ -365,6 +377,7 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
                                status__in=SMS_OUT).values_list("enrollment_id", flat=True)
     )
     prepared: list[tuple[Message, RenderedMessage]] = []
+    prepared_at = time.monotonic()
     for message in messages:
         first_sms = message.channel == Channel.SMS and message.enrollment_id not in sms_started
         result = _prepare(message=message, now=now or timezone.now(), first_sms=first_sms)
@@ -391,8 +404,14 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
                 logger.warning("chunk out of time: %d messages returned unsent", returned)
                 outcomes[Outcome.DEFERRED] += returned
                 break
-            result = _hand_over(message=message, rendered=rendered, now=now or timezone.now(),
-                                sms_backend=sms_backend)
+            moment = now or timezone.now()
+            # A paced chunk can take a while: the clock's rules are asked again at sending time.
+            if time.monotonic() - prepared_at > CLOCK_RECHECK_SECONDS:
+                held = _clock_hold(message=message, now=moment)
+                if held:
+                    outcomes[held] += 1
+                    continue
+            result = _hand_over(message=message, rendered=rendered, now=moment, sms_backend=sms_backend)
             if isinstance(result, _Accepted):
                 oldest = oldest or time.monotonic()
                 accepted.append(result)

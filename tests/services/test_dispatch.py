@@ -431,3 +431,25 @@ def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_sec
     assert (message.status, message.provider_message_id) == (MessageStatus.SENT, recorded["sid"])
     stats = fake_twilio.fake.stats()
     assert (stats["accepted"], stats["duplicates"]) == (1, 0)
+
+
+def test_a_message_whose_turn_comes_in_quiet_hours_waits_for_the_morning(make_patient, make_program, monkeypatch):
+    from reminders.services import dispatch
+
+    program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 59)}])
+    first, second = (enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get() for i in range(2))
+    sent = []
+
+    class SlowBackend(BaseSmsBackend):
+        def send(self, *, to, body, message_id):
+            sent.append(message_id)
+            traveller.shift(5)  # a slow (or paced) send: quiet hours begin meanwhile
+            return SmsSent(provider_message_id=f"SM{message_id}")
+
+    monkeypatch.setattr(dispatch, "get_sms_backend", SlowBackend)
+    monkeypatch.setattr(dispatch, "CLOCK_RECHECK_SECONDS", 0)
+    with time_machine.travel(datetime(2026, 6, 3, 0, 59, 58, tzinfo=UTC), tick=False) as traveller:  # 20:59:58 NY
+        assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 1, Outcome.DEFERRED: 1}
+    [deferred] = Message.objects.filter(pk__in=[first.pk, second.pk], status=MessageStatus.PENDING)
+    assert sent == [({first.pk, second.pk} - {deferred.pk}).pop()]
+    assert deferred.due_at == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 in New York
