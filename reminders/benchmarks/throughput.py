@@ -8,6 +8,7 @@ bottleneck.
 
 import base64
 import http.client
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -190,50 +191,85 @@ def _cpu_note(*, message_cpu: float, fake_cpu: float, sdk_cpu: float, noop_cpu: 
     )
 
 
-def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict) -> Figure:
-    fake_rate = fake_max_rate(fake=fake, seconds=sizes["fake_load_seconds"])
+@dataclass
+class _Round:
+    """One round of the three measurements, taken one after the other."""
+
+    sdk_rate: float
+    sdk_cpu: float
+    noop_rate: float
+    noop_cpu: float
+    rate: float
+    drained: DrainResult
+    exactly_once: bool
+
+
+def _round(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict,
+           interval: float) -> _Round:
+    n = sizes["throughput"]
     sdk_rate, sdk_cpu = sdk_loop_rate(fake=fake, calls=sizes["sdk_calls"])
     noop_rate, noop_cpu = noop_task_rate(target=target, fake=fake, tasks=sizes["noop_tasks"])
-
-    n = sizes["throughput"]
-    interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
     drained = dispatch_drain(target=target, fake=fake, fake_process=fake_process, messages=n, interval=interval)
     stats = fake.stats(summary=True)
-    elapsed = (drained.last_recorded - drained.due_at).total_seconds()
-    pickup = drained.first_call - drained.due_at.timestamp()
+    return _Round(
+        sdk_rate=sdk_rate, sdk_cpu=sdk_cpu, noop_rate=noop_rate, noop_cpu=noop_cpu,
+        rate=n / (drained.last_recorded.timestamp() - drained.first_call), drained=drained,
+        exactly_once=drained.statuses == {"sent": n} and stats["accepted"] == n and stats["duplicates"] == 0,
+    )
+
+
+def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict) -> Figure:
+    fake_rate = fake_max_rate(fake=fake, seconds=sizes["fake_load_seconds"])
+    n = sizes["throughput"]
+    interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
+    # The machine's pace drifts: the three are measured in turn, several times, and the medians compared.
+    rounds = [_round(target=target, fake=fake, fake_process=fake_process, sizes=sizes, interval=interval)
+              for _ in range(sizes["throughput_rounds"])]
+    rate, sdk_rate, noop_rate = (statistics.median(getattr(r, name) for r in rounds)
+                                 for name in ("rate", "sdk_rate", "noop_rate"))
+    middle = sorted(rounds, key=lambda r: r.rate)[len(rounds) // 2]
+    drained = middle.drained
     drain = drained.last_recorded.timestamp() - drained.first_call
-    rate = n / drain
-    sent_ok = drained.statuses == {"sent": n} and stats["accepted"] == n and stats["duplicates"] == 0
-    met = sent_ok and rate >= 0.6 * sdk_rate and rate >= noop_rate
+    elapsed = (drained.last_recorded - drained.due_at).total_seconds()
+    exactly_once = all(r.exactly_once for r in rounds)
+    met = exactly_once and rate >= 0.6 * sdk_rate and rate >= noop_rate
+
+    def listed(name: str) -> str:
+        return ", ".join(f"{getattr(r, name):,.0f}" for r in rounds)
+
     return Figure(
         number=1, name="Dispatch throughput",
-        result=(f"{rate:,.0f} SMS/s ({n:,} in {drain:.1f} s from the cycle that found them due) = "
+        result=(f"{rate:,.0f} SMS/s ({n:,} from the cycle that found them due to the last status recorded) = "
                 f"{rate / sdk_rate:.2f} of the bare SDK loop ({sdk_rate:,.0f}/s), {rate / noop_rate:.2f} of "
-                f"Celery no-op tasks ({noop_rate:,.0f}/s)"),
+                f"Celery no-op tasks ({noop_rate:,.0f}/s)" + (f"; medians of {len(rounds)} rounds" if len(rounds) > 1 else "")),
         goal=">= 0.6 of the SDK loop and >= 1.0 of no-op tasks; every message once",
         met=met,
         notes=["The rate is taken over the drain, from the dispatch cycle that found the messages due (its first "
                "provider call) to the last status recorded, like the two baselines, which are rates too. How "
-               "long a due message waits for that cycle is figure 2's subject; it is shown here as well.",
+               "long a due message waits for that cycle is figure 2's subject; it is shown here as well. Each "
+               "round measures the SDK loop, the no-op tasks and the drain one after the other; the figure "
+               "compares the medians.",
                _cpu_note(message_cpu=drained.worker_cpu_seconds / n, fake_cpu=drained.fake_cpu_seconds / n,
-                         sdk_cpu=sdk_cpu, noop_cpu=noop_cpu)],
+                         sdk_cpu=middle.sdk_cpu, noop_cpu=middle.noop_cpu)],
         details={
             "messages due at once": f"{n:,}",
             "worker": f"1 worker, prefork pool of {WORKER_CONCURRENCY}, chunks of {settings.DISPATCH_CHUNK_SIZE}, "
                       f"claims of {settings.DISPATCH_BATCH_SIZE}, beat every {interval:g} s",
-            "first provider call -> last status recorded": f"{drain:.2f} s = {rate:,.0f} SMS/s",
-            "due -> first provider call (waiting for the next cycle)": f"{pickup:.2f} s",
-            "due -> last status recorded": f"{elapsed:.2f} s = {n / elapsed:,.0f} SMS/s",
-            "baseline: bare twilio SDK loop, one process": f"{sdk_rate:,.0f} calls/s ({sizes['sdk_calls']:,} calls)",
-            "baseline: Celery no-op tasks, same worker and broker": f"{noop_rate:,.0f} tasks/s "
-                                                                    f"({sizes['noop_tasks']:,} tasks)",
+            "drain rate, each round (SMS/s)": listed("rate"),
+            "baseline: bare twilio SDK loop, one process, each round (calls/s)":
+                f"{listed('sdk_rate')} ({sizes['sdk_calls']:,} calls)",
+            "baseline: Celery no-op tasks, same worker and broker, each round (tasks/s)":
+                f"{listed('noop_rate')} ({sizes['noop_tasks']:,} tasks, queued before the worker starts)",
+            "median round: first provider call -> last status recorded": f"{drain:.2f} s",
+            "median round: due -> first provider call (waiting for the next cycle)":
+                f"{drained.first_call - drained.due_at.timestamp():.2f} s",
+            "median round: due -> last status recorded": f"{elapsed:.2f} s = {n / elapsed:,.0f} SMS/s",
             "the fake's own ceiling (raw HTTP, 2 client processes)": f"{fake_rate:,.0f} requests/s",
             "CPU per message: worker (pool included) / fake": f"{drained.worker_cpu_seconds / n * 1000:.2f} ms / "
                                                               f"{drained.fake_cpu_seconds / n * 1000:.2f} ms",
-            "CPU per SDK call in the bare loop (client side)": f"{sdk_cpu * 1000:.2f} ms",
-            "CPU per no-op task (worker, pool included)": f"{noop_cpu * 1000:.2f} ms",
-            "statuses recorded": drained.statuses,
-            "fake: accepted / duplicates / requests": f"{stats['accepted']:,} / {stats['duplicates']} / "
-                                                      f"{stats['creates']:,}",
+            "CPU per SDK call in the bare loop (client side)": f"{middle.sdk_cpu * 1000:.2f} ms",
+            "CPU per no-op task (worker, pool included)": f"{middle.noop_cpu * 1000:.2f} ms",
+            "every message sent once (statuses and the fake's counts, all rounds)":
+                "yes" if exactly_once else f"NO: {[r.drained.statuses for r in rounds]}",
         },
     )
