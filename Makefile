@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test chromium clean
+.PHONY: install run test chromium bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,22 @@ chromium:
 test: install chromium
 	mkdir -p var
 	$(BIN)/pytest
+
+# The benchmarks wipe their own PostgreSQL database (created if missing) and Redis db.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
+BENCH_ENV = DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$(BENCH_REDIS_URL)" DJANGO_DEBUG=false \
+	DJANGO_SECRET_KEY=bench-only-not-a-secret-0123456789 LOG_LEVEL=WARNING
+
+## The seven figures of issue 6 on PostgreSQL, Redis and real worker and beat processes; writes BENCHMARKS.md.
+bench: install
+	mkdir -p var
+	$(BENCH_ENV) $(BIN)/python manage.py bench --markdown BENCHMARKS.md
+
+## The same with sizes cut about 100 times: proves in CI that the benchmarks still run.
+bench-quick: install
+	mkdir -p var
+	$(BENCH_ENV) $(BIN)/python manage.py bench --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -185,8 +185,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat runs a dispatch cycle, and how many due messages one cycle claims.
 DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
 DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
-# Claimed message ids are handed to workers in tasks of this many.
-DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=20)
+# Claimed message ids are handed to workers in tasks of this many. Each task
+# costs a worker a few milliseconds of its own: at 20 that was a quarter of the
+# time per message, measured (BENCHMARKS.md).
+DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=50)
 # A claim or a send not finished within this time is taken back by the next cycle.
 CLAIM_LEASE = timedelta(seconds=env.int("CLAIM_LEASE_SECONDS", default=300))
 # How far back a coordinator may date a fracture diagnosis or procedure.
@@ -239,6 +241,10 @@ SMS_RETRY_MAX_SECONDS = env.int("SMS_RETRY_MAX_SECONDS", default=3600)
 UNKNOWN_SETTLE_AFTER_SECONDS = env.int("UNKNOWN_SETTLE_AFTER_SECONDS", default=600)
 # A check-in answer counts for the last check-in sent within this many days.
 CHECKIN_REPLY_WINDOW_DAYS = env.int("CHECKIN_REPLY_WINDOW_DAYS", default=7)
+
+# Sends per second per sender (number or messaging service), shared by every
+# worker through a token bucket in Redis (REDIS_URL); 0 means no limit.
+SMS_RATE_PER_SECOND = env.float("SMS_RATE_PER_SECOND", default=0.0)
 
 # TWILIO
 # ------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ def is_first_sms(*, message: Message) -> bool:
     ).exclude(pk=message.pk).exists()
 
 
-def message_context(*, message: Message) -> dict:
+def message_context(*, message: Message, first_sms: bool | None = None) -> dict:
+    """What a message's templates see; ``first_sms`` when the caller already knows it."""
     enrollment = message.enrollment
     patient = enrollment.patient
     context = {
@@ -108,7 +109,7 @@ def message_context(*, message: Message) -> dict:
         "program": enrollment.program,
         "step": message.step,
         "channel": message.channel,
-        "is_first_message": is_first_sms(message=message),
+        "is_first_message": is_first_sms(message=message) if first_sms is None else first_sms,
     }
     if message.channel == Channel.EMAIL and patient.pk:
         from .services.unsubscribe import unsubscribe_url
@@ -117,15 +118,18 @@ def message_context(*, message: Message) -> dict:
     return context
 
 
-def render_message(*, message: Message, context_overrides: dict | None = None) -> RenderedMessage:
+def render_message(*, message: Message, first_sms: bool | None = None,
+                   context_overrides: dict | None = None) -> RenderedMessage:
     """Render ``message`` in its patient's language. Raises RenderError.
 
+    ``first_sms``: whether it is the enrollment's first SMS, when the caller
+    knows (a chunk of sends asks once for all); otherwise it is looked up.
     ``context_overrides`` replaces facts a preview cannot read from history
     (whether it is the first SMS, the unsubscribe link).
     """
     language = message.enrollment.patient.language
     template = message.step.template
-    context = message_context(message=message) | (context_overrides or {})
+    context = message_context(message=message, first_sms=first_sms) | (context_overrides or {})
     try:
         if message.channel == Channel.SMS:
             text = _render_sms(language=language, template=template, context=context)

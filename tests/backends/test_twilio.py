@@ -108,3 +108,17 @@ def test_lookup_says_none_when_twilio_has_no_such_message():
     responses.add(responses.GET, fake.MESSAGES_URL, json={"messages": [], "next_page_uri": None,
                                                           "page": 0, "page_size": 50, "uri": "/x"})
     assert get_sms_backend().lookup(to="+12025550101", body="x", since=datetime(2026, 6, 2, tzinfo=timezone.utc)) is None
+
+
+def test_proxy_and_ca_settings_from_the_environment_are_still_honoured(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.org:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/clinic-ca.pem")
+    http = get_sms_backend().client.http_client
+    assert http.proxy["https"] == "http://proxy.example.org:3128"
+    assert http.session.verify == "/etc/ssl/clinic-ca.pem"
+    # Read once when the backend is made, not on every call; NO_PROXY still counts.
+    from reminders.backends.sms.twilio import TimeoutHttpClient
+
+    local = TimeoutHttpClient(base_url="http://127.0.0.1:4010", connect_timeout=1, read_timeout=1)
+    assert "http" not in local.proxy and "https" not in local.proxy

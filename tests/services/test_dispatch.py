@@ -6,7 +6,7 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
-from reminders.backends.sms import SmsSendError
+from reminders.backends.sms import SmsSendError, SmsSent
 from reminders.backends.sms.base import BaseSmsBackend
 from reminders.models import Message, MessageStatus
 from reminders.services.dispatch import (
@@ -15,6 +15,7 @@ from reminders.services.dispatch import (
     leases_recover,
     message_send,
     messages_claim,
+    messages_send,
 )
 from reminders.services.delivery import unknown_messages_settle
 from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_pause
@@ -312,3 +313,143 @@ def test_the_claim_query_uses_the_partial_index_on_postgresql(patient, program):
         cursor.execute("SET enable_seqscan = off")
         plan = Message.objects.filter(status="pending", due_at__lte=DAY0_DUE).order_by("due_at").explain()
     assert "message_pending_due_idx" in plan
+
+
+class RecordingBackend(BaseSmsBackend):
+    """Sees the database as it is at the moment of each send."""
+
+    instances = 0
+    seen: list = []
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        RecordingBackend.instances += 1
+
+    def send(self, *, to, body, message_id):
+        row = Message.objects.values("status", "body").get(pk=message_id)
+        RecordingBackend.seen.append((message_id, row["status"], row["body"] == body))
+        return SmsSent(provider_message_id=f"SM{message_id:032d}")
+
+
+@pytest.fixture
+def recording_backend(settings):
+    settings.SMS_BACKEND = "tests.services.test_dispatch.RecordingBackend"
+    RecordingBackend.instances, RecordingBackend.seen = 0, []
+    return RecordingBackend
+
+
+def test_a_chunk_is_sent_through_one_backend_with_each_text_stored_before_it_leaves(
+        make_patient, program, recording_backend):
+    messages = [enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get(step__key="day0")
+                for i in range(5)]
+    with at(DAY0_DUE):
+        ids = messages_claim()
+        assert messages_send(message_ids=ids) == {Outcome.SENT: 5}
+
+    assert recording_backend.instances == 1
+    # Stored before the send: a worker dying right after it leaves a text the lookup can match.
+    assert recording_backend.seen == [(m.pk, MessageStatus.SENDING, True) for m in messages]
+    assert [(m.status, m.provider_message_id, m.attempts) for m in Message.objects.filter(pk__in=ids)] == [
+        (MessageStatus.SENT, f"SM{m.pk:032d}", 1) for m in messages]
+
+
+def test_a_chunk_takes_only_what_is_still_queued(make_patient, program, recording_backend):
+    first, second = (enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get(step__key="day0")
+                     for i in range(2))
+    with at(DAY0_DUE):
+        ids = messages_claim()
+        assert message_send(message_id=first.pk) == Outcome.SENT
+        # A redelivered chunk with a duplicate id: only the message still queued goes.
+        assert messages_send(message_ids=[*ids, second.pk]) == {Outcome.NOTHING: 1, Outcome.SENT: 1}
+    assert [s[0] for s in recording_backend.seen] == [first.pk, second.pk]
+
+
+class FastCallbackBackend(BaseSmsBackend):
+    def send(self, *, to, body, message_id):
+        from reminders.services.delivery import StatusUpdate, message_status_update
+
+        # Twilio's "delivered" arrives before the worker writes down "sent".
+        message_status_update(update=StatusUpdate(message_id=message_id, provider_message_id="SMfast",
+                                                  status="delivered"))
+        return SmsSent(provider_message_id="SMfast")
+
+
+def test_a_status_callback_before_the_record_keeps_its_status(patient, program, settings):
+    settings.SMS_BACKEND = "tests.services.test_dispatch.FastCallbackBackend"
+    message = enroll(patient, program).messages.get(step__key="day0")
+    with at(DAY0_DUE):
+        assert dispatch_cycle().as_dict()["sent"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == (MessageStatus.DELIVERED, "SMfast")
+    assert message.body.startswith("Riverside Spine Clinic: Hello Margaret")
+
+
+def test_a_chunk_out_of_lease_time_returns_the_rest_unsent(make_patient, program, recording_backend, monkeypatch):
+    from reminders.services import dispatch
+
+    for i in range(3):
+        enroll(make_patient(mobile=f"+1202555{i:04d}"), program)
+    monkeypatch.setattr(dispatch, "_send_deadline", lambda: 0.0)  # already past
+    with at(DAY0_DUE):
+        ids = messages_claim()
+        assert messages_send(message_ids=ids) == {Outcome.DEFERRED: 3}
+    assert recording_backend.seen == []
+    assert set(Message.objects.filter(pk__in=ids).values_list("status", "attempts", "claim_token")) == {
+        (MessageStatus.PENDING, 0, None)}
+    with at(DAY0_DUE + timedelta(seconds=5)):
+        monkeypatch.undo()
+        assert dispatch_cycle().as_dict()["sent"] == 3
+
+
+class WorkerDied(BaseException):
+    pass
+
+
+def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_second_text(
+        patient, program, fake_twilio, monkeypatch, settings):
+    from reminders.services import dispatch
+
+    message = enroll(patient, program).messages.get(step__key="day0")
+
+    def die(accepted):
+        if accepted:
+            raise WorkerDied
+
+    with at(DAY0_DUE), monkeypatch.context() as patched:
+        patched.setattr(dispatch, "_accepted_record", die)
+        [message_id] = messages_claim()
+        with pytest.raises(WorkerDied):
+            messages_send(message_ids=[message_id])
+    assert fake_twilio.fake.stats()["accepted"] == 1
+    with at(DAY0_DUE + settings.CLAIM_LEASE + timedelta(seconds=1)):
+        assert dispatch_cycle().recovered == 1
+    with at(DAY0_DUE + timedelta(hours=1)):
+        assert unknown_messages_settle() == 1
+        assert dispatch_cycle().claimed == 0
+    message.refresh_from_db()
+    [recorded] = fake_twilio.fake.recorded()
+    assert (message.status, message.provider_message_id) == (MessageStatus.SENT, recorded["sid"])
+    stats = fake_twilio.fake.stats()
+    assert (stats["accepted"], stats["duplicates"]) == (1, 0)
+
+
+def test_a_message_whose_turn_comes_in_quiet_hours_waits_for_the_morning(make_patient, make_program, monkeypatch):
+    from reminders.services import dispatch
+
+    program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 59)}])
+    first, second = (enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get() for i in range(2))
+    sent = []
+
+    class SlowBackend(BaseSmsBackend):
+        def send(self, *, to, body, message_id):
+            sent.append(message_id)
+            traveller.shift(5)  # a slow (or paced) send: quiet hours begin meanwhile
+            return SmsSent(provider_message_id=f"SM{message_id}")
+
+    monkeypatch.setattr(dispatch, "get_sms_backend", SlowBackend)
+    monkeypatch.setattr(dispatch, "CLOCK_RECHECK_SECONDS", 0)
+    with time_machine.travel(datetime(2026, 6, 3, 0, 59, 58, tzinfo=UTC), tick=False) as traveller:  # 20:59:58 NY
+        assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 1, Outcome.DEFERRED: 1}
+    [deferred] = Message.objects.filter(pk__in=[first.pk, second.pk], status=MessageStatus.PENDING)
+    assert sent == [({first.pk, second.pk} - {deferred.pk}).pop()]
+    assert deferred.due_at == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 in New York
