@@ -23,6 +23,16 @@ COLUMNS = ["first_name", "last_name", "mobile", "email", "sms_consent", "email_c
            "anchor_event", "anchor_date"]
 
 
+def letters(number: int) -> str:
+    """A distinct name part per number, in letters only (names hold no digits)."""
+    word = ""
+    while True:
+        number, rest = divmod(number, 26)
+        word = "abcdefghijklmnopqrstuvwxyz"[rest] + word
+        if not number:
+            return word.capitalize()
+
+
 def csv_text(*, patients: int, today: date) -> str:
     """A clinic network's list: half after a procedure, half after a diagnosis; a third also by email."""
     out = io.StringIO()
@@ -31,7 +41,7 @@ def csv_text(*, patients: int, today: date) -> str:
     for i in range(patients):
         procedure = i % 2 == 0
         writer.writerow([
-            "Pat", f"Bench {i}", f"+1202{2000000 + i:07d}", f"pat{i}@example.org" if i % 3 == 0 else "",
+            "Pat", f"Bench {letters(i)}", f"+1202{2000000 + i:07d}", f"pat{i}@example.org" if i % 3 == 0 else "",
             "yes", "yes" if i % 3 == 0 else "no", "es" if i % 5 == 0 else "en",
             "after-procedure" if procedure else "after-diagnosis", "pvp" if procedure else "diagnosis",
             (today - timedelta(days=i % 7)).isoformat(),

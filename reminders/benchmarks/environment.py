@@ -59,15 +59,18 @@ def target_check(*, database: dict, database_url: str, redis_url: str) -> BenchT
 
 
 def database_ensure(*, database_url: str) -> bool:
-    """Create the benchmark database if it is missing; returns whether it was created."""
+    """Make the benchmark database anew, so every run starts from the current migrations.
+
+    Its name was checked to start with "bench" (target_check). Returns True.
+    """
     import psycopg
 
     config = environ.Env.db_url_config(database_url)
     maintenance = dict(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
                        password=config["PASSWORD"] or None, dbname="postgres", autocommit=True)
     with psycopg.connect(**{k: v for k, v in maintenance.items() if v is not None}) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone():
-            return False
+        # A database left by an older run may hold migrations since renamed.
+        conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
         return True
 
