@@ -220,6 +220,10 @@ UNKNOWN_SETTLE_AFTER_SECONDS = env.int("UNKNOWN_SETTLE_AFTER_SECONDS", default=6
 # A check-in answer counts for the last check-in sent within this many days.
 CHECKIN_REPLY_WINDOW_DAYS = env.int("CHECKIN_REPLY_WINDOW_DAYS", default=7)
 
+# Sends per second per sender (number or messaging service), shared by every
+# worker through a token bucket in Redis (REDIS_URL); 0 means no limit.
+SMS_RATE_PER_SECOND = env.float("SMS_RATE_PER_SECOND", default=0.0)
+
 # TWILIO
 # ------------------------------------------------------------------------------
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")

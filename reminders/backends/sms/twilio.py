@@ -10,6 +10,7 @@ an ambiguous send is never repeated blindly.
 
 from datetime import datetime, timedelta
 
+import redis
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
@@ -17,6 +18,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from ... import pacing
 from . import twilio_errors
 from .base import BaseSmsBackend, SmsFound, SmsOutcomeUnknown, SmsSendError, SmsSent
 
@@ -69,6 +71,12 @@ class SmsBackend(BaseSmsBackend):
         return {"from_": settings.TWILIO_FROM_NUMBER}
 
     def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
+        try:
+            # The sender's rate limit, shared by all workers (SMS_RATE_PER_SECOND).
+            pacing.sms_slot_wait(sender=next(iter(self._sender().values())))
+        except redis.RedisError as exc:
+            raise SmsSendError("The send-rate limiter (Redis) could not be reached; nothing was sent.",
+                               code="pacing", retryable=True) from exc
         try:
             created = self.client.messages.create(
                 to=to, body=body, status_callback=status_callback_url(message_id), **self._sender()
