@@ -217,15 +217,21 @@ def message_send(*, message_id: int, now: datetime | None = None) -> Outcome:
         logger.error("message %s failed to render: %s", message_id, exc.reason)
         return Outcome.FAILED
 
+    # The text is on record before the provider can have it: if this worker dies or
+    # loses the database before recording the outcome, the lookup that settles the
+    # message matches on this text. Without it the lookup finds nothing, and the
+    # message would be sent a second time.
+    if not Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
+            subject=rendered.subject, body=rendered.text):
+        return Outcome.NOTHING  # taken back meanwhile (its lease ran out): no longer ours to send
     try:
         provider_message_id = _deliver(message=message, rendered=rendered)
     except SmsSendError as exc:
         status = sms_refused(message=message, error=exc, now=now)
         return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
     except SmsOutcomeUnknown as exc:
-        # Keep the text: a lookup matches on it before anything is sent again.
-        _finish(message_id, status=MessageStatus.UNKNOWN, now=now, reason=exc.reason,
-                body=rendered.text)
+        # Its text is on record: a lookup matches on it before anything is sent again.
+        _finish(message_id, status=MessageStatus.UNKNOWN, now=now, reason=exc.reason)
         logger.warning("message %s outcome unknown", message_id)
         return Outcome.UNKNOWN
     except EMAIL_NOT_SENT as exc:
@@ -245,12 +251,9 @@ def message_send(*, message_id: int, now: datetime | None = None) -> Outcome:
         logger.exception("message %s send error", message_id)
         return Outcome.FAILED
 
-    sent = dict(provider_message_id=provider_message_id, subject=rendered.subject,
-                body=rendered.text)
-    if not _finish(message_id, status=MessageStatus.SENT, now=now, sent_at=timezone.now(),
-                   reason="", error_code="", **sent):
-        # A status callback got here first and moved it on; keep what was sent.
-        Message.objects.filter(pk=message_id).update(subject=rendered.subject, body=rendered.text)
+    # When a status callback got here first and moved the message on, this changes nothing.
+    _finish(message_id, status=MessageStatus.SENT, now=now, sent_at=timezone.now(), reason="",
+            error_code="", provider_message_id=provider_message_id)
     logger.info("message %s sent via %s", message_id, message.channel)
     return Outcome.SENT
 

@@ -4,11 +4,12 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.db import OperationalError, connection
 
 from reminders.backends.sms import SmsSendError
 from reminders.backends.sms.base import BaseSmsBackend
 from reminders.models import Message, MessageStatus
+from reminders.services import dispatch
 from reminders.services.dispatch import (
     Outcome,
     dispatch_cycle,
@@ -163,6 +164,54 @@ def test_a_worker_dying_mid_send_is_never_followed_by_a_second_send(patient, pro
     assert message.status == MessageStatus.FAILED
     assert "not sent again" in message.reason
     assert sms_outbox == []
+
+
+def test_a_send_the_provider_took_but_the_database_never_recorded_is_found_not_sent_again(
+        patient, program, fake_twilio, settings, monkeypatch):
+    """Found by the chaos run: the connection to PostgreSQL cut (or the worker killed) after the
+    provider accepted the text and before the outcome was written."""
+    enroll(patient, program)
+    record = dispatch._finish
+
+    def connection_cut_after_sending(message_id, *, status, **fields):
+        if status == MessageStatus.SENT:
+            raise OperationalError("terminating connection due to administrator command")
+        return record(message_id, status=status, **fields)
+
+    monkeypatch.setattr(dispatch, "_finish", connection_cut_after_sending)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        with pytest.raises(OperationalError):
+            message_send(message_id=message_id)
+    monkeypatch.setattr(dispatch, "_finish", record)
+    assert Message.objects.get(pk=message_id).status == MessageStatus.SENDING
+    after_lease = DAY0_DUE + settings.CLAIM_LEASE + timedelta(seconds=1)
+    with at(after_lease):
+        assert leases_recover() == 1  # now unknown
+    with at(after_lease + timedelta(seconds=settings.UNKNOWN_SETTLE_AFTER_SECONDS + 1)):
+        assert unknown_messages_settle() == 1
+        assert dispatch_cycle().claimed == 0
+    message = Message.objects.get(pk=message_id)
+    [recorded] = fake_twilio.fake.recorded()
+    assert (message.status, message.provider_message_id) == (MessageStatus.SENT, recorded["sid"])
+    assert fake_twilio.fake.stats()["duplicates"] == 0
+
+
+def test_a_message_taken_back_while_it_was_rendered_is_not_sent(patient, program, sms_outbox, monkeypatch):
+    enroll(patient, program)
+    render = dispatch.render_message
+
+    def render_past_the_lease(*, message):
+        # Rendering outlasted the lease: the next cycle took the message back as unknown.
+        Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN)
+        return render(message=message)
+
+    monkeypatch.setattr(dispatch, "render_message", render_past_the_lease)
+    with at(DAY0_DUE):
+        [message_id] = messages_claim()
+        assert message_send(message_id=message_id) == Outcome.NOTHING
+    assert sms_outbox == []
+    assert Message.objects.get(pk=message_id).body == ""  # the lookup will find nothing: safe to retry
 
 
 def test_a_message_found_too_late_is_skipped_with_the_reason(patient, program, sms_outbox):
