@@ -4,6 +4,7 @@ Running a scenario: a fresh database, real processes, the fault, the wait, the c
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -24,7 +25,6 @@ from .processes import LOOPBACK, ManagedProcess, RedisServer, free_port, port_op
 
 logger = logging.getLogger(__name__)
 
-LOG_ROOT = settings.VAR_DIR / "chaos"
 REDIS_DB = 9  # a database of the scenario's own Redis server, flushed with it
 DEFAULT_QUEUE = "celery"
 SEND_QUEUE = "send"
@@ -82,6 +82,7 @@ class ScenarioResult:
     duplicates: int = 0
     max_requests: int = 0
     provider: dict = field(default_factory=dict)
+    recovered: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     settled: bool = False
     checks: list[Check] = field(default_factory=list)
@@ -250,10 +251,22 @@ class ChaosRun:
         )
 
 
+RECOVERED = re.compile(r"recovered expired claims: requeued=(\d+) interrupted=(\d+)")
+
+
+def _recovered_claims(*, log_dir: Path) -> dict[str, int]:
+    """What lease recovery took back, from the workers' logs (it logs counts, never patient data)."""
+    requeued = interrupted = 0
+    for log in log_dir.glob("*.log"):
+        for match in RECOVERED.finditer(log.read_text(errors="replace")):
+            requeued, interrupted = requeued + int(match[1]), interrupted + int(match[2])
+    return {"requeued": requeued, "interrupted": interrupted}
+
+
 def scenario_run(*, scenario: Scenario, sizes: Sizes, config: dict, template: str, seed: int,
                  say: Callable[[str], None]) -> ScenarioResult:
     result = ScenarioResult(name=scenario.name, title=scenario.title, what=scenario.what)
-    log_dir = LOG_ROOT / scenario.name
+    log_dir = settings.VAR_DIR / config["NAME"] / scenario.name
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
     database_recreate(config=config, name=config["NAME"], template=template)
@@ -282,6 +295,7 @@ def scenario_run(*, scenario: Scenario, sizes: Sizes, config: dict, template: st
             result.duplicates = stats["duplicates"]
             result.max_requests = max((m["requests"] for m in stats["messages"]), default=0)
             result.provider = {key: stats[key] for key in ("creates", "accepted", "lookups", "outcomes", "callbacks")}
+            result.recovered = _recovered_claims(log_dir=log_dir)
         except Exception as exc:  # the harness failed, not an invariant: say so, keep going
             logger.exception("scenario %s could not run", scenario.name)
             result.error = f"{type(exc).__name__}: {exc}"
@@ -292,10 +306,9 @@ def scenario_run(*, scenario: Scenario, sizes: Sizes, config: dict, template: st
     return result
 
 
-def chaos_run(*, scenarios: list[Scenario], quick: bool, url: str,
+def chaos_run(*, scenarios: list[Scenario], sizes: Sizes, url: str,
               say: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> list[ScenarioResult]:
     """Run ``scenarios`` one after another, each on a fresh database and fresh processes."""
-    sizes = QUICK if quick else FULL
     config = database_config(url=url)
     template = f"{config['NAME']}_template"
     say(f"migrating the template database {template}")

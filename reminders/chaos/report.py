@@ -77,6 +77,10 @@ def _details(number: int, result: ScenarioResult) -> str:
         lines.append(f"- provider: {provider['creates']} send requests ({outcomes}), {provider['accepted']} "
                      f"accepted, {provider['lookups']} lookups, {callbacks['posted']} status callbacks posted"
                      + (f", {callbacks['failed']} failed" if callbacks["failed"] else ""))
+    if result.recovered:
+        lines.append(f"- lease recovery took back {result.recovered['requeued']} claims that never reached a "
+                     f"worker (returned to the schedule) and {result.recovered['interrupted']} sends cut short "
+                     "(made unknown, then settled)")
     for check in result.checks:
         lines.append(f"- {'✓' if check.ok else '✗'} **{check.name}**: {check.detail}")
     if result.error:

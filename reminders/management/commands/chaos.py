@@ -42,7 +42,7 @@ class Command(BaseCommand):
         chosen = [SCENARIOS_BY_NAME[name] for name in scenario] if scenario else SCENARIOS
         try:
             config = database_config(url=database_url)
-            results = chaos_run(scenarios=chosen, quick=quick, url=database_url,
+            results = chaos_run(scenarios=chosen, sizes=QUICK if quick else FULL, url=database_url,
                                 say=lambda text: self.stderr.write(text))
         except ChaosDatabaseError as exc:
             raise CommandError(str(exc)) from exc
