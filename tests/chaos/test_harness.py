@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from reminders.chaos.database import database_config, database_drop
 from reminders.chaos.harness import QUICK, chaos_run
 from reminders.chaos.scenarios import SCENARIOS_BY_NAME
 
@@ -24,9 +25,13 @@ def _postgres_answers() -> bool:
 
 @pytest.mark.skipif(not _postgres_answers(), reason="the fault scenarios need PostgreSQL on 127.0.0.1:5432")
 def test_two_beats_on_real_processes_send_each_message_once(django_db_blocker):
-    with django_db_blocker.unblock():
-        [result] = chaos_run(scenarios=[SCENARIOS_BY_NAME["two-beats"]], sizes=replace(QUICK, patients=4),
-                             url=URL, say=lambda text: None)
+    config = database_config(url=URL)
+    try:
+        with django_db_blocker.unblock():
+            [result] = chaos_run(scenarios=[SCENARIOS_BY_NAME["two-beats"]], sizes=replace(QUICK, patients=4),
+                                 url=URL, say=lambda text: None)
+    finally:
+        database_drop(config=config, name=config["NAME"])
     assert result.ok, (result.error, result.checks)
     assert result.planned == 48
     assert result.counts.get("delivered", 0) + result.counts.get("sent", 0) > 0
