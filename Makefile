@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test chromium bench bench-quick clean
+.PHONY: install run test chromium bench bench-quick chaos chaos-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ bench: install
 bench-quick: install
 	mkdir -p var
 	$(BENCH_ENV) $(BIN)/python manage.py bench --quick
+
+## Fault scenarios on real processes (Celery worker and beat, Redis, PostgreSQL, the fake
+## Twilio server), about 2,000 messages each; the results go into RELIABILITY.md.
+## Needs PostgreSQL (CHAOS_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/chaos)
+## and redis-server.
+chaos: install
+	mkdir -p var
+	$(BIN)/python manage.py chaos --report RELIABILITY.md
+
+## The same six scenarios with a few hundred messages each and short leases (CI, about 2 minutes).
+chaos-quick: install
+	mkdir -p var
+	$(BIN)/python manage.py chaos --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -179,6 +179,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The console SMS backend prints to stdout; keep that out of the log stream.
 CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Send tasks may have a queue of their own, so that sending workers can run on
+# other machines (`celery -A project worker -Q send`); empty: the default queue.
+SEND_QUEUE = env("CELERY_SEND_QUEUE", default="")
+CELERY_TASK_ROUTES = {"reminders.tasks.send_messages": {"queue": SEND_QUEUE}} if SEND_QUEUE else {}
 
 # SCHEDULING
 # ------------------------------------------------------------------------------
@@ -191,6 +195,8 @@ DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=50)
 # A claim or a send not finished within this time is taken back by the next cycle.
 CLAIM_LEASE = timedelta(seconds=env.int("CLAIM_LEASE_SECONDS", default=300))
+# How often beat asks the provider about messages whose outcome is unknown.
+SETTLE_INTERVAL_SECONDS = env.float("SETTLE_INTERVAL_SECONDS", default=60.0)
 # How far back a coordinator may date a fracture diagnosis or procedure.
 ENROLLMENT_MAX_BACKDATE_DAYS = env.int("ENROLLMENT_MAX_BACKDATE_DAYS", default=30)
 
@@ -203,8 +209,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "settle-unknown-messages": {
         "task": "reminders.tasks.settle_unknown_messages",
-        "schedule": 60.0,
-        "options": {"expires": 60.0},
+        "schedule": SETTLE_INTERVAL_SECONDS,
+        "options": {"expires": SETTLE_INTERVAL_SECONDS},
     },
     "check-health-and-alert": {
         "task": "reminders.tasks.check_health_and_alert",

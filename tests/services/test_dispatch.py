@@ -9,6 +9,7 @@ from django.db import connection
 from reminders.backends.sms import SmsSendError, SmsSent
 from reminders.backends.sms.base import BaseSmsBackend
 from reminders.models import Message, MessageStatus
+from reminders.services import dispatch
 from reminders.services.dispatch import (
     Outcome,
     dispatch_cycle,
@@ -385,7 +386,6 @@ def test_a_status_callback_before_the_record_keeps_its_status(patient, program, 
 
 
 def test_a_chunk_out_of_lease_time_returns_the_rest_unsent(make_patient, program, recording_backend, monkeypatch):
-    from reminders.services import dispatch
 
     for i in range(3):
         enroll(make_patient(mobile=f"+1202555{i:04d}"), program)
@@ -407,7 +407,6 @@ class WorkerDied(BaseException):
 
 def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_second_text(
         patient, program, fake_twilio, monkeypatch, settings):
-    from reminders.services import dispatch
 
     message = enroll(patient, program).messages.get(step__key="day0")
 
@@ -434,7 +433,6 @@ def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_sec
 
 
 def test_a_message_whose_turn_comes_in_quiet_hours_waits_for_the_morning(make_patient, make_program, monkeypatch):
-    from reminders.services import dispatch
 
     program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 59)}])
     first, second = (enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get() for i in range(2))

@@ -1,0 +1,38 @@
+"""One small fault scenario through the harness, on real processes (the six run in `make chaos-quick`)."""
+
+import socket
+from dataclasses import replace
+
+import pytest
+
+from reminders.chaos.database import database_config, database_drop
+from reminders.chaos.harness import QUICK, chaos_run
+from reminders.chaos.scenarios import SCENARIOS_BY_NAME
+
+pytestmark = pytest.mark.celery_worker
+
+# A database of its own (the harness drops and recreates it), never the tests' one.
+URL = "postgres://postgres@127.0.0.1:5432/chaos_pytest"
+
+
+def _postgres_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _postgres_answers(), reason="the fault scenarios need PostgreSQL on 127.0.0.1:5432")
+def test_two_beats_on_real_processes_send_each_message_once(django_db_blocker):
+    config = database_config(url=URL)
+    try:
+        with django_db_blocker.unblock():
+            [result] = chaos_run(scenarios=[SCENARIOS_BY_NAME["two-beats"]], sizes=replace(QUICK, patients=4),
+                                 url=URL, say=lambda text: None)
+    finally:
+        database_drop(config=config, name=config["NAME"])
+    assert result.ok, (result.error, result.checks)
+    assert result.planned == 48
+    assert result.counts.get("delivered", 0) + result.counts.get("sent", 0) > 0
+    assert result.duplicates == 0
