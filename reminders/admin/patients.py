@@ -11,6 +11,7 @@ from ..models import Channel, Clinic, ConsentEvent, Coordinator, Enrollment, Pat
 from ..selectors.access import clinics_for_user
 from ..services.enrollment_intake import enrollment_intake_check, enrollment_intake_create
 from ..services.patients import patient_save
+from ..services.privacy import patient_forget
 from ..services.sms_test import sms_test_render, sms_test_send_to_patient
 from .display import admin_page, local_time, mobile_ending
 from .forms import PatientEnrollmentForm, errors_to_form
@@ -70,7 +71,30 @@ class PatientAdmin(CsvExportMixin, ScopedHistoryAdmin):
     search_fields = ["last_name", "first_name", "mobile", "email"]
     list_select_related = ["clinic"]
     inlines = [EnrollmentInline]
-    actions = ["export_csv"]
+    actions = ["export_csv", "forget_patients"]
+
+    # Forgetting cannot be undone, so it takes the right to delete (coordinators have none).
+    @admin.action(description="Forget selected patients (anonymize, keep the counts)…", permissions=["delete"])
+    def forget_patients(self, request, queryset):
+        forgotten, refused = 0, []
+        for patient in queryset:
+            try:
+                patient_forget(patient=patient, forgotten_by=request.user)
+            except ValidationError as exc:
+                refused.append(f"patient {patient.pk}: {' '.join(exc.messages)}")
+                continue
+            self.log_change(request, patient, "Forgotten: anonymized, counts kept")
+            forgotten += 1
+        if forgotten:
+            self.message_user(request, f"Forgot {forgotten} patient{'s' if forgotten != 1 else ''}.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, f"Not forgotten, try again in a minute: {message}", messages.ERROR)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A forgotten patient stays as it is: saving would fail in patient_save anyway.
+        if obj is not None and obj.forgotten_at:
+            return False
+        return super().has_change_permission(request, obj)
     history_list_display = ["sms_consent", "email_consent"]
     fieldsets = [
         (None, {"fields": ["clinic", ("first_name", "last_name")]}),
