@@ -74,3 +74,36 @@ def test_a_send_task_delivered_twice_by_the_broker_sends_once(worker, patient, p
         assert wait_for(lambda: Message.objects.get(pk=marker.pk).status == MessageStatus.SENT)
     assert [s.message_id for s in sms_outbox] == [message.pk, marker.pk]
     assert Message.objects.get(pk=message.pk).attempts == 1
+
+
+finished: list[int] = []
+
+
+@app.task(name="tests.test_tasks.touch_database")
+def touch_database() -> None:
+    Message.objects.exists()
+    finished.append(1)
+
+
+@pytest.mark.parametrize(("max_age", "made"), [(60, 1), (0, 3)])
+def test_the_worker_keeps_its_database_connection_between_tasks_on_djangos_terms(worker, monkeypatch, max_age, made):
+    from django.db import connections
+    from django.db.backends.signals import connection_created
+
+    # The worker's thread makes its connection from these settings, at its first task.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", max_age)
+    created, finished[:] = [], []
+
+    def count(sender, connection, **kwargs):
+        created.append(connection.alias)
+
+    connection_created.connect(count)
+    try:
+        for sent in range(1, 4):
+            touch_database.delay()
+            assert wait_for(lambda n=sent: len(finished) == n)
+        time.sleep(0.2)  # the last task's after-run hook
+    finally:
+        connection_created.disconnect(count)
+    # Kept from task to task while young; past CONN_MAX_AGE, closed after the task, as after a web request.
+    assert len(created) == made
