@@ -139,7 +139,8 @@ class Patient(models.Model):
     def channels(self) -> list[str]:
         """The channels this patient can be reached on now."""
         found = []
-        if self.sms_consent and self.mobile:
+        # Compared, not tested for truth: a PhoneNumber's truth formats and validates it.
+        if self.sms_consent and self.mobile not in (None, ""):
             found.append(Channel.SMS)
         if self.email_consent and self.email:
             found.append(Channel.EMAIL)

@@ -10,7 +10,7 @@ A language without its own template falls back to English.
 
 import logging
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.template import Context, Engine, TemplateDoesNotExist
@@ -77,8 +77,13 @@ def _render_sms(*, language: str, template: str, context: dict) -> str:
     compiled = engine.get_template(_template_path(language=language, template=template, part="sms.txt",
                                                   engine=engine))
     text = compiled.render(Context(context, autoescape=False))
-    written_in_gsm7 = is_gsm7("".join(compiled.source.split()))  # a tab in the file does not count
-    return sms_text(text) if written_in_gsm7 else " ".join(text.split())
+    return sms_text(text) if _written_in_gsm7(compiled.source) else " ".join(text.split())
+
+
+@lru_cache(maxsize=1024)
+def _written_in_gsm7(source: str) -> bool:
+    """Whether a template's own text is GSM-7 (asked once per template, not per message)."""
+    return is_gsm7("".join(source.split()))  # a tab in the file does not count
 
 
 def _render_html(*, language: str, template: str, part: str, context: dict) -> str:

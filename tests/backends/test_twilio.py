@@ -29,6 +29,27 @@ def test_an_accepted_message_returns_its_sid_and_sends_what_twilio_expects():
 
 
 @responses.activate
+def test_the_request_is_the_one_the_sdks_own_http_client_makes():
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    call = responses.add(fake.accepted())
+    body = "Café & co: 1+1=2, 50% off? #yes ¿Sí? \U0001f600"
+    ours = get_sms_backend()
+    ours.send(to="+12025550101", body=body, message_id=7)
+    # The same call through the SDK's stock client: the same body and headers, byte for byte.
+    ours.client = Client(fake.ACCOUNT_SID, fake.AUTH_TOKEN, http_client=TwilioHttpClient())
+    ours.send(to="+12025550101", body=body, message_id=7)
+
+    mine, stock = (c.request for c in call.calls)
+    assert mine.body == stock.body
+    assert fake.sent_form(call.calls[0])["Body"] == body
+    assert {k: v for k, v in mine.headers.items() if k != "Content-Length"} == {
+        k: v for k, v in stock.headers.items()
+        if k not in {"Content-Length", "Accept-Encoding", "Connection"}}  # the session's defaults, not the SDK's
+
+
+@responses.activate
 def test_a_messaging_service_is_the_sender_when_set(settings):
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "2" * 32
     call = responses.add(fake.accepted())

@@ -8,14 +8,17 @@ after the request went out). Twilio's Messages API has no idempotency key, so
 an ambiguous send is never repeated blindly.
 """
 
+import logging
 import os
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import redis
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
@@ -41,10 +44,36 @@ class TimeoutHttpClient(TwilioHttpClient):
         self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.trust_env = False
 
-    def request(self, method, url, *args, **kwargs):
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False) -> Response:
+        """The SDK's request through the same session's connection pool, minus what a send does not need.
+
+        The SDK's own version keeps the last request and response on the client
+        (so one client cannot serve two threads), formats its log lines even
+        when nobody reads them, and hands a dict body to requests, whose checks
+        on it cost a tenth of a send; the body is encoded here instead, the same
+        way (a list gives the key once per item, None is left out).
+        """
         if self.base_url != TWILIO_API and url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
+        headers = dict(headers or {})
+        body = {"data": data}
+        if "json" in headers.get("Content-Type", ""):
+            body = {"json": data}
+        elif isinstance(data, dict):
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            body = {"data": urlencode({k: v for k, v in data.items() if v is not None}, doseq=True)}
+        logged = self.logger.isEnabledFor(logging.INFO)
+        if logged:
+            self.log_request({"method": method.upper(), "url": url, "params": params, "headers": headers})
+        prepared = requests.Request(method=method.upper(), url=url, params=params, headers=headers, auth=auth,
+                                    **body).prepare()
+        # Straight to the session's connection pool: Twilio sets no cookies, and the SDK follows no redirects.
+        response = self.session.get_adapter(url).send(prepared, timeout=timeout or self.timeout,
+                                                      verify=self.session.verify, proxies=self.proxy)
+        if logged:
+            self.log_response(response.status_code, response)
+        return Response(int(response.status_code), response.text, response.headers)
 
 
 def _never_left(exc: requests.ConnectionError) -> bool:
