@@ -10,13 +10,17 @@ to do instead of sending twice.
 
 import enum
 import logging
+import os
 import smtplib
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formataddr
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -24,7 +28,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from ..backends.sms import BaseSmsBackend, SmsOutcomeUnknown, SmsSendError, get_sms_backend
+from ..backends.sms import SmsOutcomeUnknown, SmsSendError, kept_sms_backend
 from ..models import Channel, EnrollmentStatus, Message, MessageStatus
 from ..rendering import RenderedMessage, RenderError, render_message
 from ..scheduling import in_quiet_hours, lateness_reason, next_allowed_time
@@ -128,11 +132,14 @@ def _finish(message_id: int, *, status: str, now: datetime, **fields) -> bool:
     )
 
 
-def _deliver(*, message: Message, rendered: RenderedMessage, sms_backend: BaseSmsBackend | None) -> str:
-    """Hand the message to its channel's provider; returns the provider's id."""
+def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
+    """Hand the message to its channel's provider; returns the provider's id.
+
+    Runs in a send thread for an SMS: it reads what the chunk loaded and never the database.
+    """
     patient = message.enrollment.patient
     if message.channel == Channel.SMS:
-        return (sms_backend or get_sms_backend()).send(
+        return kept_sms_backend().send(
             to=patient.mobile.as_e164, body=rendered.text, message_id=message.pk
         ).provider_message_id
     clinic = patient.clinic
@@ -239,12 +246,12 @@ class _Accepted:
     sent_at: datetime
 
 
-def _hand_over(*, message: Message, rendered: RenderedMessage, now: datetime,
-               sms_backend: BaseSmsBackend | None) -> Outcome | _Accepted:
-    """Send a prepared message; a refusal is recorded here, an acceptance returned to be recorded."""
+def _hand_over(*, message: Message, send: Callable[[], str], now: datetime) -> Outcome | _Accepted:
+    """The outcome of a send (``send`` makes it, or waits for a send thread's):
+    a refusal is recorded here, an acceptance returned to be recorded."""
     message_id = message.pk
     try:
-        provider_message_id = _deliver(message=message, rendered=rendered, sms_backend=sms_backend)
+        provider_message_id = send()
     except SmsSendError as exc:
         status = sms_refused(message=message, error=exc, now=now)
         return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
@@ -349,14 +356,56 @@ def _taken(*, message_ids: list[int], token: uuid.UUID) -> list[Message]:
     )
 
 
+class _Recorder:
+    """Counts the outcomes of a chunk's sends and records acceptances a few at a time."""
+
+    def __init__(self, outcomes: Counter) -> None:
+        self.outcomes, self.accepted, self.oldest = outcomes, [], 0.0
+
+    def add(self, result: Outcome | _Accepted) -> None:
+        if isinstance(result, _Accepted):
+            self.oldest = self.oldest or time.monotonic()
+            self.accepted.append(result)
+            result = Outcome.SENT
+        self.outcomes[result] += 1
+        # Recorded with others, but never held back for long.
+        if len(self.accepted) >= RECORD_BATCH or (
+                self.accepted and time.monotonic() - self.oldest >= RECORD_WITHIN_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        _accepted_record(self.accepted)
+        self.accepted, self.oldest = [], 0.0
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_owner = (0, 0)  # the process and the size it was made for
+
+
+def _send_pool() -> ThreadPoolExecutor | None:
+    """This process's send threads, or None for sending one at a time (SMS_SEND_THREADS <= 1).
+
+    Made on first use in the process that sends: a prefork worker's children
+    make their own after the fork rather than inherit threads that do not survive it.
+    """
+    global _pool, _pool_owner
+    size = settings.SMS_SEND_THREADS
+    if size <= 1:
+        return None
+    if _pool is None or _pool_owner != (os.getpid(), size):
+        _pool, _pool_owner = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sms-send"), (os.getpid(), size)
+    return _pool
+
+
 def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Counter:
     """Send a chunk of claimed messages, each at most once; one failure never stops the rest.
 
     The guarded transition (queued -> sending) takes the whole chunk in one
     conditional UPDATE, so a duplicate task, a redelivery or a racing worker
     finds nothing to do. The chunk is read in one query, checked and rendered,
-    its texts stored in one UPDATE, then sent through one backend (one provider
-    connection); refusals are recorded at once, acceptances a few at a time.
+    its texts stored in one UPDATE, then sent, SMS_SEND_THREADS at a time (a
+    patient's own in order), through backends kept with their provider
+    connection; refusals are recorded at once, acceptances a few at a time.
     A worker that dies mid-chunk leaves its messages "sending": after the lease
     they become "unknown" and a lookup by their stored text settles each one,
     sending it later only if the provider never got it.
@@ -392,10 +441,17 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
             sms_started.add(message.enrollment_id)
     _texts_store(prepared=prepared, token=token)
 
-    sms_backend = get_sms_backend() if any(m.channel == Channel.SMS for m, _ in prepared) else None
+    pool = _send_pool() if sum(m.channel == Channel.SMS for m, _ in prepared) > 1 else None
+    width = settings.SMS_SEND_THREADS if pool else 1
     deadline = _send_deadline()
-    accepted: list[_Accepted] = []
-    oldest = 0.0
+    recorder = _Recorder(outcomes)
+    # SMS handed to the send threads, oldest first; their outcomes are taken in that order.
+    under_way: deque[tuple[Message, Callable[[], str], datetime]] = deque()
+
+    def settle_oldest() -> None:
+        waiting, result, moment = under_way.popleft()
+        recorder.add(_hand_over(message=waiting, send=result, now=moment))
+
     try:
         for index, (message, rendered) in enumerate(prepared):
             if time.monotonic() > deadline:
@@ -414,18 +470,20 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
                 if held:
                     outcomes[held] += 1
                     continue
-            result = _hand_over(message=message, rendered=rendered, now=moment, sms_backend=sms_backend)
-            if isinstance(result, _Accepted):
-                oldest = oldest or time.monotonic()
-                accepted.append(result)
-                result = Outcome.SENT
-            outcomes[result] += 1
-            # Recorded with others, but never held back for long.
-            if len(accepted) >= RECORD_BATCH or (accepted and time.monotonic() - oldest >= RECORD_WITHIN_SECONDS):
-                _accepted_record(accepted)
-                accepted, oldest = [], 0.0
+            # At most `width` sends at once, and one per enrollment, so that a
+            # patient's messages leave in their order (the first carries the intro).
+            while under_way and (len(under_way) >= width
+                                 or any(m.enrollment_id == message.enrollment_id for m, _, _ in under_way)):
+                settle_oldest()
+            send = partial(_deliver, message=message, rendered=rendered)
+            if pool and message.channel == Channel.SMS:
+                under_way.append((message, pool.submit(send).result, moment))
+            else:
+                recorder.add(_hand_over(message=message, send=send, now=moment))
+        while under_way:
+            settle_oldest()
     finally:
-        _accepted_record(accepted)
+        recorder.flush()
     return outcomes
 
 

@@ -1,10 +1,11 @@
 import threading
+import time as clock
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections
 
 from reminders.backends.sms import SmsSendError, SmsSent
 from reminders.backends.sms.base import BaseSmsBackend
@@ -317,7 +318,7 @@ def test_the_claim_query_uses_the_partial_index_on_postgresql(patient, program):
 
 
 class RecordingBackend(BaseSmsBackend):
-    """Sees the database as it is at the moment of each send."""
+    """Sees the database as it is at the moment of each send (from a send thread too)."""
 
     instances = 0
     seen: list = []
@@ -327,7 +328,11 @@ class RecordingBackend(BaseSmsBackend):
         RecordingBackend.instances += 1
 
     def send(self, *, to, body, message_id):
-        row = Message.objects.values("status", "body").get(pk=message_id)
+        try:
+            row = Message.objects.values("status", "body").get(pk=message_id)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()  # this send thread's own connection
         RecordingBackend.seen.append((message_id, row["status"], row["body"] == body))
         return SmsSent(provider_message_id=f"SM{message_id:032d}")
 
@@ -339,17 +344,22 @@ def recording_backend(settings):
     return RecordingBackend
 
 
-def test_a_chunk_is_sent_through_one_backend_with_each_text_stored_before_it_leaves(
-        make_patient, program, recording_backend):
+@pytest.mark.django_db(transaction=True)  # the send threads read the database on connections of their own
+@pytest.mark.parametrize("threads", [1, 3])
+def test_each_text_is_stored_before_it_leaves_and_backends_are_kept_between_chunks(
+        make_patient, program, recording_backend, settings, threads):
+    settings.SMS_SEND_THREADS = threads
     messages = [enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get(step__key="day0")
-                for i in range(5)]
+                for i in range(8)]
     with at(DAY0_DUE):
         ids = messages_claim()
-        assert messages_send(message_ids=ids) == {Outcome.SENT: 5}
+        assert messages_send(message_ids=ids[:4]) == {Outcome.SENT: 4}
+        assert messages_send(message_ids=ids[4:]) == {Outcome.SENT: 4}
 
-    assert recording_backend.instances == 1
+    # One backend per send thread, kept for the next chunk (and its connection with it).
+    assert recording_backend.instances <= threads
     # Stored before the send: a worker dying right after it leaves a text the lookup can match.
-    assert recording_backend.seen == [(m.pk, MessageStatus.SENDING, True) for m in messages]
+    assert sorted(recording_backend.seen) == [(m.pk, MessageStatus.SENDING, True) for m in messages]
     assert [(m.status, m.provider_message_id, m.attempts) for m in Message.objects.filter(pk__in=ids)] == [
         (MessageStatus.SENT, f"SM{m.pk:032d}", 1) for m in messages]
 
@@ -385,7 +395,9 @@ def test_a_status_callback_before_the_record_keeps_its_status(patient, program, 
     assert message.body.startswith("Riverside Spine Clinic: Hello Margaret")
 
 
-def test_a_chunk_out_of_lease_time_returns_the_rest_unsent(make_patient, program, recording_backend, monkeypatch):
+def test_a_chunk_out_of_lease_time_returns_the_rest_unsent(make_patient, program, recording_backend, monkeypatch,
+                                                           settings):
+    settings.SMS_SEND_THREADS = 1  # the recording backend reads this test's transaction
 
     for i in range(3):
         enroll(make_patient(mobile=f"+1202555{i:04d}"), program)
@@ -432,22 +444,106 @@ def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_sec
     assert (stats["accepted"], stats["duplicates"]) == (1, 0)
 
 
-def test_a_message_whose_turn_comes_in_quiet_hours_waits_for_the_morning(make_patient, make_program, monkeypatch):
+class SlowBackend(BaseSmsBackend):
+    """A slow (or paced) send: quiet hours begin meanwhile."""
+
+    sent: list = []
+    traveller = None
+
+    def send(self, *, to, body, message_id):
+        SlowBackend.sent.append(message_id)
+        SlowBackend.traveller.shift(5)
+        return SmsSent(provider_message_id=f"SM{message_id}")
+
+
+def test_a_message_whose_turn_comes_in_quiet_hours_waits_for_the_morning(make_patient, make_program, monkeypatch,
+                                                                          settings):
 
     program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 59)}])
     first, second = (enroll(make_patient(mobile=f"+1202555{i:04d}"), program).messages.get() for i in range(2))
-    sent = []
-
-    class SlowBackend(BaseSmsBackend):
-        def send(self, *, to, body, message_id):
-            sent.append(message_id)
-            traveller.shift(5)  # a slow (or paced) send: quiet hours begin meanwhile
-            return SmsSent(provider_message_id=f"SM{message_id}")
-
-    monkeypatch.setattr(dispatch, "get_sms_backend", SlowBackend)
+    settings.SMS_BACKEND = "tests.services.test_dispatch.SlowBackend"
+    settings.SMS_SEND_THREADS = 1  # the second is checked after the first is sent, not while
+    SlowBackend.sent = sent = []
     monkeypatch.setattr(dispatch, "CLOCK_RECHECK_SECONDS", 0)
     with time_machine.travel(datetime(2026, 6, 3, 0, 59, 58, tzinfo=UTC), tick=False) as traveller:  # 20:59:58 NY
+        SlowBackend.traveller = traveller
         assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 1, Outcome.DEFERRED: 1}
     [deferred] = Message.objects.filter(pk__in=[first.pk, second.pk], status=MessageStatus.PENDING)
     assert sent == [({first.pk, second.pk} - {deferred.pk}).pop()]
     assert deferred.due_at == datetime(2026, 6, 3, 12, 0, tzinfo=UTC)  # 08:00 in New York
+
+
+class OverlapBackend(BaseSmsBackend):
+    """Watches the sends under way: no number may have two at once, and, when asked,
+    the first sends to two numbers must meet (run at once). One number's texts are refused."""
+
+    lock = threading.Lock()
+    meeting: threading.Barrier | None = None
+    met: set = set()
+    under_way: set = set()
+    same_number_at_once = 0
+    order: list = []
+    refused_number = "+12025550003"
+
+    @classmethod
+    def reset(cls, *, meet: bool) -> None:
+        cls.meeting, cls.met = (threading.Barrier(2) if meet else None), set()
+        cls.under_way, cls.same_number_at_once, cls.order = set(), 0, []
+
+    def send(self, *, to, body, message_id):
+        cls = OverlapBackend
+        with cls.lock:
+            cls.same_number_at_once += to in cls.under_way
+            cls.under_way.add(to)
+            cls.order.append((to, message_id))
+            meet = cls.meeting is not None and to not in cls.met and len(cls.met) < 2
+            if meet:
+                cls.met.add(to)
+        try:
+            if meet:
+                cls.meeting.wait(timeout=10)  # one at a time, this would time out
+            clock.sleep(0.02)
+            if to == cls.refused_number:
+                raise SmsSendError("the number is not a mobile phone", code="21614")
+            return SmsSent(provider_message_id=f"SM{message_id:032d}")
+        finally:
+            with cls.lock:
+                cls.under_way.discard(to)
+
+
+@pytest.fixture
+def overlap_backend(settings):
+    settings.SMS_BACKEND = "tests.services.test_dispatch.OverlapBackend"
+    settings.SMS_SEND_THREADS = 3
+    return OverlapBackend
+
+
+def test_several_sms_are_under_way_at_once(make_patient, make_program, overlap_backend):
+    overlap_backend.reset(meet=True)
+    program = make_program(steps=[{"key": "day0"}])
+    for i in range(5):
+        enroll(make_patient(mobile=f"+1202555{i:04d}"), program)
+
+    with at(DAY0_DUE):
+        assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 4, Outcome.FAILED: 1}
+
+    assert len(overlap_backend.met) == 2
+    # A refusal on a send thread is recorded as on the main one.
+    assert set(Message.objects.filter(enrollment__patient__mobile=overlap_backend.refused_number)
+               .values_list("status", "error_code")) == {(MessageStatus.FAILED, "21614")}
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 4
+
+
+def test_a_patients_own_sms_leave_one_after_the_other_in_order(make_patient, make_program, overlap_backend):
+    overlap_backend.reset(meet=False)
+    program = make_program(steps=[{"key": "first"}, {"key": "second"}])  # both due at 10:00
+    enrollments = [enroll(make_patient(mobile=f"+1202555{i:04d}"), program) for i in range(4)]
+
+    with at(DAY0_DUE):
+        assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 6, Outcome.FAILED: 2}
+
+    assert overlap_backend.same_number_at_once == 0
+    for enrollment in enrollments:
+        mobile = str(enrollment.patient.mobile)
+        assert [m for to, m in overlap_backend.order if to == mobile] == sorted(
+            enrollment.messages.values_list("pk", flat=True))
