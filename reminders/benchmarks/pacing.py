@@ -50,6 +50,7 @@ def figure_pacing(*, target: BenchTarget, fake, sizes: dict) -> Figure:
                f"{stats['rate_limited']} answered 429",
         goal=f"within 5% of {rate:g}/s, no 429",
         met=within <= 0.05 and stats["rate_limited"] == 0 and statuses == {"sent": n} and stats["duplicates"] == 0,
+        sound=statuses == {"sent": n} and stats["duplicates"] == 0,
         details={
             "messages due at once": n,
             "senders sharing the limit": f"{workers} worker processes x {WORKER_CONCURRENCY} pool processes",

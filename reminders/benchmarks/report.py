@@ -10,6 +10,9 @@ class Figure:
     result: str  # the headline, in words and numbers
     goal: str
     met: bool | None  # None: not measured (an error)
+    # What must hold at any size, the CI smoke run included: every message sent
+    # once, none lost or early, the work actually done. Speed goals are met's alone.
+    sound: bool = True
     details: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -34,6 +37,15 @@ class Report:
         cores = self.machine.get("cores") or 1
         before_after = max(self.load_before[:1] + self.load_after[:1], default=0)
         return before_after > cores * 0.5 or self.other_work.get("mean_cores", 0) >= 0.2
+
+    def failure(self) -> str:
+        """Why the run must fail whatever its size ("" when it need not): a figure not measured,
+        or one whose messages were sent twice, lost or early, or whose work was not done."""
+        if broken := [f.number for f in self.figures if f.met is None]:
+            return f"figure(s) {broken} could not be measured (see above)"
+        if unsound := [f.number for f in self.figures if not f.sound]:
+            return f"figure(s) {unsound}: messages sent twice, lost or early, or the work not done (see above)"
+        return ""
 
     def as_dict(self) -> dict:
         return {"quick": self.quick, "machine": self.machine, "load_before": self.load_before,

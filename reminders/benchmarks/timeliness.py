@@ -57,6 +57,7 @@ def figure_timeliness(*, target: BenchTarget, fake, sizes: dict) -> Figure:
                f"({n:,} messages due over {spread:.0f} s)",
         goal="p99 <= 10 s",
         met=complete and p99 <= 10 and min(delays) >= 0,
+        sound=complete and min(delays) >= 0,
         details={
             "messages": f"{n:,}, due evenly over {spread:.0f} s",
             "dispatch interval (beat)": f"{interval:g} s",

@@ -91,7 +91,8 @@ class ScenarioResult:
 
     @property
     def ok(self) -> bool:
-        return not self.error and bool(self.checks) and all(check.ok for check in self.checks)
+        # Unsettled, the checks saw a moment mid-flight, not the end state they vouch for.
+        return not self.error and self.settled and bool(self.checks) and all(check.ok for check in self.checks)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "ok": self.ok}

@@ -93,12 +93,18 @@ def _counts_add_up(*, planned: int, counts: Counter) -> Check:
 def _provider_agrees(*, recorded: list[dict]) -> Check:
     """Every text the provider accepted is a message the database calls sent, and the reverse."""
     at_provider = {m["sid"] for m in recorded}
-    sent = dict(Message.objects.filter(status__in=SENT).values_list("provider_message_id", "id"))
+    # Pairs, not a dict: rows without an id, or sharing one, must each be counted.
+    pairs = list(Message.objects.filter(status__in=SENT).values_list("provider_message_id", "id"))
+    sent = {sid for sid, _ in pairs}
     problems = []
-    without_sid = [message_id for sid, message_id in sent.items() if not sid]
+    without_sid = [message_id for sid, message_id in pairs if not sid]
     if without_sid:
         problems.append(f"{len(without_sid)} sent without the provider's id ({_ids(without_sid)})")
-    never_arrived = sorted(message_id for sid, message_id in sent.items() if sid and sid not in at_provider)
+    per_sid = Counter(sid for sid, _ in pairs)
+    shared = sorted(message_id for sid, message_id in pairs if sid and per_sid[sid] > 1)
+    if shared:
+        problems.append(f"{len(shared)} sent under a provider id another message has too ({_ids(shared)})")
+    never_arrived = sorted(message_id for sid, message_id in pairs if sid and sid not in at_provider)
     if never_arrived:
         problems.append(f"{len(never_arrived)} recorded as sent that the provider never got ({_ids(never_arrived)})")
     unrecorded = [m for m in recorded if m["sid"] not in sent]
@@ -113,7 +119,7 @@ def _provider_agrees(*, recorded: list[dict]) -> Check:
                         + ", ".join(f"{n} {status}" for status, n in states.items()))
     if problems:
         return Check("provider agrees", False, "; ".join(problems))
-    return Check("provider agrees", True, f"{len(at_provider)} texts at the provider = {len(sent)} sent in the database")
+    return Check("provider agrees", True, f"{len(at_provider)} texts at the provider = {len(pairs)} sent in the database")
 
 
 def invariants_check(*, planned: int, stats: dict, recorded: list[dict], now: datetime,

@@ -65,3 +65,14 @@ def test_the_report_as_a_table_markdown_and_json():
 
 def test_a_busy_machine_is_said_so():
     assert "**The machine was busy**" in markdown(report(busy=True), command="make bench")
+
+
+def test_a_run_fails_on_an_unmeasured_or_unsound_figure_whatever_its_speed():
+    # A slow figure is no failure: speed goals are not judged in the CI smoke run.
+    assert report().failure() == ""
+    unsound = report()
+    unsound.figures[0].sound = False  # met, yet a message went twice (or was lost, or went early)
+    assert unsound.failure() == "figure(s) [2]: messages sent twice, lost or early, or the work not done (see above)"
+    broken = report()
+    broken.figures[1].met = None
+    assert broken.failure() == "figure(s) [1] could not be measured (see above)"

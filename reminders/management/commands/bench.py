@@ -40,5 +40,5 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report.as_dict(), indent=2, default=str))
         else:
             self.stdout.write("\n" + table(report))
-        if any(f.met is None for f in report.figures):
-            raise CommandError("a figure could not be measured (see above)")
+        if failure := report.failure():
+            raise CommandError(failure)
