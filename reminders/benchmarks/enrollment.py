@@ -1,9 +1,7 @@
 """
 Figure 5, bulk enrollment: 10,000 patients from a CSV file, with all their
-messages planned, through the bulk enrollment service.
-
-The CSV is read here with the standard library; the admin's CSV importer
-(another branch) is to feed the same service.
+messages planned, through the CSV import the admin's upload and ``enroll_csv``
+use (its row and size limits raised for the run).
 """
 
 import csv
@@ -12,15 +10,16 @@ import time
 from datetime import date, timedelta
 
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 
-from ..models import Program
-from ..services.bulk import BulkEnrollmentRow, enrollments_bulk_create
+from ..models import Clinic
+from ..services.csv_import import enrollment_csv_import
 from .environment import BenchTarget, bench_clinic, data_wipe
 from .report import Figure
 
-COLUMNS = ["first_name", "last_name", "mobile", "email", "sms_consent", "email_consent", "language", "program",
-           "anchor_event", "anchor_date"]
+COLUMNS = ["clinic", "first_name", "last_name", "mobile", "email", "sms_consent", "email_consent", "discreet",
+           "language", "time_zone", "program", "anchor_event", "anchor_date"]
 
 
 def letters(number: int) -> str:
@@ -33,7 +32,7 @@ def letters(number: int) -> str:
             return word.capitalize()
 
 
-def csv_text(*, patients: int, today: date) -> str:
+def csv_text(*, clinic: Clinic, patients: int, today: date) -> str:
     """A clinic network's list: half after a procedure, half after a diagnosis; a third also by email."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -41,54 +40,50 @@ def csv_text(*, patients: int, today: date) -> str:
     for i in range(patients):
         procedure = i % 2 == 0
         writer.writerow([
-            "Pat", f"Bench {letters(i)}", f"+1202{2000000 + i:07d}", f"pat{i}@example.org" if i % 3 == 0 else "",
-            "yes", "yes" if i % 3 == 0 else "no", "es" if i % 5 == 0 else "en",
+            clinic.name, "Pat", f"Bench {letters(i)}", f"+1202{2000000 + i:07d}",
+            f"pat{i}@example.org" if i % 3 == 0 else "", "yes", "yes" if i % 3 == 0 else "no", "no",
+            "es" if i % 5 == 0 else "en", "",
             "after-procedure" if procedure else "after-diagnosis", "pvp" if procedure else "diagnosis",
             (today - timedelta(days=i % 7)).isoformat(),
         ])
     return out.getvalue()
 
 
-def rows_read(*, text: str) -> list[BulkEnrollmentRow]:
-    programs = {p.slug: p for p in Program.objects.all()}
-    return [
-        BulkEnrollmentRow(
-            first_name=r["first_name"], last_name=r["last_name"], mobile=r["mobile"], email=r["email"],
-            sms_consent=r["sms_consent"] == "yes", email_consent=r["email_consent"] == "yes",
-            language=r["language"], program=programs[r["program"]], anchor_event=r["anchor_event"],
-            anchor_date=date.fromisoformat(r["anchor_date"]),
-        )
-        for r in csv.DictReader(io.StringIO(text))
-    ]
-
-
 def figure_enrollment(*, target: BenchTarget, fake, sizes: dict) -> Figure:
     data_wipe(target=target)
     clinic = bench_clinic()
     n = sizes["enrollment_patients"]
-    text = csv_text(patients=n, today=timezone.now().date())
-    started = time.perf_counter()
-    rows = rows_read(text=text)
-    read = time.perf_counter() - started
-    result = enrollments_bulk_create(clinic=clinic, rows=rows)
-    elapsed = time.perf_counter() - started
+    data = csv_text(clinic=clinic, patients=n, today=timezone.now().date()).encode()
+    checked_at: list[float] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "checking" and done == total:
+            checked_at.append(time.perf_counter())
+
+    with override_settings(CSV_IMPORT_MAX_ROWS=n, CSV_IMPORT_MAX_BYTES=len(data)):
+        started = time.perf_counter()
+        result = enrollment_csv_import(data=data, clinics=Clinic.objects.all(), progress=progress)
+        elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM reminders_message")
         messages, pending = cursor.fetchone()
-    ok = result.ok and result.enrollments == n and messages == result.messages
+    enrolled = len(result.enrolled)
+    ok = not result.errors and enrolled == n
+    checking = (checked_at[0] - started) if checked_at else elapsed
     return Figure(
         number=5, name="Bulk enrollment",
-        result=f"{n:,} patients, {result.messages:,} messages planned in {elapsed:.1f} s "
-               f"({n / elapsed:,.0f} patients/s)",
+        result=f"{n:,} patients, {messages:,} messages planned in {elapsed:.1f} s ({n / elapsed:,.0f} patients/s)",
         goal="<= 30 s on PostgreSQL",
         met=ok and elapsed <= 30,
+        sound=ok,
         details={
-            "CSV rows read": f"{n:,} in {read:.2f} s",
-            "checked, then written in one transaction": f"{elapsed - read:.1f} s",
-            "patients / enrollments / messages written": f"{result.patients:,} / {result.enrollments:,} / "
-                                                        f"{messages:,} ({pending:,} pending)",
-            "path": "reminders.services.bulk.enrollments_bulk_create: every row checked like one enrollment, "
-                    "then bulk inserts in batches of 2,000 with audit history and the consent ledger",
+            "CSV file": f"{n:,} rows, {len(data) / 2**20:.1f} MB",
+            "read and checked, row by row": f"{checking:.1f} s",
+            "written in one transaction": f"{elapsed - checking:.1f} s",
+            "patients enrolled / messages written": f"{enrolled:,} / {messages:,} ({pending:,} pending)",
+            "path": "reminders.services.csv_import.enrollment_csv_import, as the admin's upload and enroll_csv: "
+                    "every row through the enrollment page's intake check, then bulk inserts in batches of "
+                    "2,000 with audit history and the consent ledger (services/bulk.py)",
             "row errors": len(result.errors),
         },
     )

@@ -1,9 +1,10 @@
 """Bulk enrollment from a CSV file: the admin upload and ``manage.py enroll_csv`` share this.
 
-Every row is checked before any is enrolled; a file with one bad row enrolls
-nobody and says, for each problem, the line, the column and the reason. A good
-file is enrolled in one transaction, through the same intake service as the
-admin's enrollment page (so consent reaches the ledger as a bulk import).
+Every row is checked before any is enrolled, by the same intake check as the
+admin's enrollment page; a file with one bad row enrolls nobody and says, for
+each problem, the line, the column and the reason. A good file is written in
+one transaction, in batches (services/bulk.py), consent reaching the ledger as
+an import.
 """
 
 import csv
@@ -16,12 +17,12 @@ from datetime import date, datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from ..models import AnchorEvent, Clinic, ConsentActor, Enrollment, Language, Patient, Program
-from .enrollment_intake import PatientIntake, enrollment_intake_check, enrollment_intake_create
+from .bulk import enrollments_bulk_write
+from .enrollment_intake import PatientIntake, enrollment_intake_check
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ class _Lookups:
             self.clinics[str(clinic.pk)] = clinic
             self.clinics[clinic.name.strip().lower()] = clinic
         self.programs = {}
-        for program in Program.objects.all():
+        # With their steps: every row's plan reads them, twice.
+        for program in Program.objects.prefetch_related("steps"):
             self.programs[program.slug.lower()] = program
             self.programs[program.name.strip().lower()] = program
 
@@ -282,17 +284,13 @@ def enrollment_csv_import(
         intakes = _check(rows, clinics=clinics, now=now, progress=progress)
         if check_only:
             return result
-        with transaction.atomic():
-            for done, (line, intake) in enumerate(intakes, start=1):
-                try:
-                    result.enrolled.append(enrollment_intake_create(
-                        intake=intake, enrolled_by=imported_by, actor=ConsentActor.IMPORT,
-                        source="CSV import", now=now,
-                    ))
-                except ValidationError as exc:  # changed since the check, e.g. enrolled meanwhile
-                    raise _Refused([CsvError(line, "", " ".join(exc.messages))]) from exc
-                if progress:
-                    progress("enrolling", done, len(intakes))
+        # Checked above, row by row; written together (one transaction, in batches).
+        result.enrolled = enrollments_bulk_write(
+            intakes=[intake for _, intake in intakes], enrolled_by=imported_by, actor=ConsentActor.IMPORT,
+            source="CSV import", now=now,
+        ).enrollments
+        if progress:
+            progress("enrolling", len(intakes), len(intakes))
     except _Refused as refused:
         result.enrolled, result.errors = [], refused.errors
         logger.info("csv import refused: rows=%d errors=%d", result.rows, len(result.errors))

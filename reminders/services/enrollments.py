@@ -31,6 +31,10 @@ class PlannedMessage:
     status: str
     reason: str
 
+    def unsaved_message(self, *, enrollment: Enrollment) -> Message:
+        return Message(enrollment=enrollment, step=self.step, channel=self.channel, scheduled_at=self.scheduled_at,
+                       due_at=self.due_at, status=self.status, reason=self.reason)
+
 
 def enrollment_plan(
     *, patient: Patient, program: Program, anchor_date: date, now: datetime | None = None
@@ -135,10 +139,7 @@ def enrollment_create(
         enrollment._history_user = enrolled_by  # the audit history's "who", also outside a request
     enrollment.save()
     Message.objects.bulk_create(
-        Message(
-            enrollment=enrollment, step=p.step, channel=p.channel, scheduled_at=p.scheduled_at,
-            due_at=p.due_at, status=p.status, reason=p.reason,
-        )
+        p.unsaved_message(enrollment=enrollment)
         for p in enrollment_plan(patient=patient, program=program, anchor_date=anchor_date, now=now)
     )
     return enrollment
