@@ -343,14 +343,13 @@ class MessageStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# States a message never leaves.
-FINAL_STATUSES = {
-    MessageStatus.SENT,
-    MessageStatus.DELIVERED,
-    MessageStatus.FAILED,
-    MessageStatus.SKIPPED,
-    MessageStatus.CANCELLED,
-}
+# Groups of statuses the services and selectors ask about.
+# Not handed to a provider yet: cancelling or withdrawing consent still stops these.
+UNSENT_STATUSES = (MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED)
+# Accepted by the provider.
+SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
+# May have reached the patient (an unknown outcome counts): an SMS after these is not the first.
+REACHED_STATUSES = (*SENT_STATUSES, MessageStatus.UNKNOWN)
 
 
 class Message(models.Model):
@@ -416,10 +415,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"Message {self.pk} ({self.channel}, {self.status})"
-
-    @property
-    def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
 
 
 class Coordinator(models.Model):

@@ -14,8 +14,9 @@ import time
 from collections.abc import Callable
 from functools import cache
 
-import redis
 from django.conf import settings
+
+from .redis_client import get_redis
 
 # KEYS[1]: the bucket. ARGV[1]: tokens per second. ARGV[2]: capacity (the burst).
 # Returns the seconds to wait before the reserved token may be used, as a string
@@ -41,13 +42,8 @@ KEY_PREFIX = "pacing:"
 
 
 @cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-
-
-@cache
 def _script(url: str):
-    return _client(url).register_script(_RESERVE)
+    return get_redis(url).register_script(_RESERVE)
 
 
 def token_reserve(*, key: str, rate: float, capacity: float = 1.0, redis_url: str | None = None) -> float:

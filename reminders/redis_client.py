@@ -13,9 +13,10 @@ OPS_ALERT_KEY_PREFIX = "reminders:ops:alert:"
 
 @lru_cache(maxsize=4)
 def _client(url: str) -> redis.Redis:
-    # Short timeouts: a health check must answer even when Redis does not.
+    # Short timeouts: a health check or a send must answer even when Redis does not.
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
-def get_redis() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+def get_redis(url: str | None = None) -> redis.Redis:
+    """The client for ``url`` (default REDIS_URL), one per URL, kept."""
+    return _client(url or settings.REDIS_URL)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
 
-from .models import Channel, Language, Message, MessageStatus
+from .models import REACHED_STATUSES, Channel, Language, Message
 from .content import is_gsm7, sms_cost
 from .sms_text import sms_text
 
@@ -99,7 +99,7 @@ def is_first_sms(*, message: Message) -> bool:
         return message.step.offset_days == 0
     return not Message.objects.filter(
         enrollment_id=message.enrollment_id, channel=Channel.SMS,
-        status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN],
+        status__in=REACHED_STATUSES,
     ).exclude(pk=message.pk).exists()
 
 

@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from ..models import Enrollment, Message, MessageStatus
+from ..models import SENT_STATUSES, Enrollment, Message, MessageStatus
 from ..selectors.access import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from ..selectors.programs import program_preview
@@ -107,8 +107,7 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
             .select_related("patient__clinic", "program")
             .annotate(
                 message_total=Count("messages"),
-                message_done=Count("messages", filter=Q(messages__status__in=[
-                    MessageStatus.SENT, MessageStatus.DELIVERED])),
+                message_done=Count("messages", filter=Q(messages__status__in=SENT_STATUSES)),
             )
         )
 

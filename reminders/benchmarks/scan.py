@@ -8,7 +8,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 

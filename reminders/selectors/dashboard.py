@@ -14,6 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..models import (
+    SENT_STATUSES,
     Channel,
     Clinic,
     Enrollment,
@@ -136,7 +137,7 @@ def dashboard_delivery_by_channel(*, clinic_ids: list[int], since: datetime) -> 
         .values("channel")
         .annotate(
             attempted=Count("pk"),
-            accepted=Count("pk", filter=Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED])),
+            accepted=Count("pk", filter=Q(status__in=SENT_STATUSES)),
             delivered=Count("pk", filter=Q(status=MessageStatus.DELIVERED)),
             failed=Count("pk", filter=Q(status=MessageStatus.FAILED)),
         )

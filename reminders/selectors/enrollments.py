@@ -8,12 +8,11 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from ..models import Enrollment, EnrollmentStatus, Message, MessageStatus
+from ..models import SENT_STATUSES, Enrollment, EnrollmentStatus, Message, MessageStatus
 from ..services.enrollments import anchor_date_validate, enrollment_plan
 
 # Only messages still waiting move; anything in flight or finished is history.
 MOVABLE_STATUSES = (MessageStatus.PENDING, MessageStatus.PAUSED)
-SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
 class AnchorChange(enum.StrEnum):

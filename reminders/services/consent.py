@@ -4,12 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Channel, ConsentEvent, Message, MessageStatus, Patient
+from ..models import UNSENT_STATUSES, Channel, ConsentEvent, Message, MessageStatus, Patient
 
 CONSENT_FIELDS = {Channel.SMS: "sms_consent", Channel.EMAIL: "email_consent"}
-
-# Messages not yet handed to a provider: withdrawing consent cancels them.
-UNSENT = [MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]
 
 
 @transaction.atomic
@@ -36,14 +33,9 @@ def consent_record(
     )
     if not given:
         Message.objects.filter(
-            enrollment__patient=patient, channel=channel, status__in=UNSENT
+            enrollment__patient=patient, channel=channel, status__in=UNSENT_STATUSES
         ).update(
             status=MessageStatus.CANCELLED, lease_expires_at=None, updated_at=timezone.now(),
             reason=f"{Channel(channel).label} consent withdrawn ({source[:80]})",
         )
     return event
-
-
-def consent_history(*, patient: Patient, channel: str | None = None):
-    events = ConsentEvent.objects.filter(patient=patient)
-    return events.filter(channel=channel) if channel else events

@@ -75,10 +75,13 @@ def sms_failed(*, message: Message, code: str, reason: str, from_statuses: list[
     return True
 
 
-def sms_retry_or_fail(*, message: Message, code: str, reason: str, from_statuses: list[str],
+def message_retry_or_fail(*, message: Message, code: str, reason: str, from_statuses: list[str],
                       now: datetime, fallback: bool = False) -> str:
-    """Try a retryable failure again later, or fail it when the attempts are used up."""
-    attempts = Message.objects.values_list("attempts", flat=True).get(pk=message.pk)
+    """Try a retryable failure (SMS or email) again later, or fail it when the attempts are used up.
+
+    ``message`` is as its caller read it, after its last attempt was counted.
+    """
+    attempts = message.attempts
     if attempts < settings.SMS_MAX_ATTEMPTS:
         due = now + retry_delay(attempt=attempts)
         moved = _move(message.pk, from_statuses=from_statuses, now=now, status=MessageStatus.PENDING,
@@ -98,7 +101,7 @@ def sms_retry_or_fail(*, message: Message, code: str, reason: str, from_statuses
 def sms_refused(*, message: Message, error: SmsSendError, now: datetime) -> str:
     """Handle the provider refusing a send (the message is ours, in "sending")."""
     if error.retryable:
-        return sms_retry_or_fail(message=message, code=error.code, reason=error.reason,
+        return message_retry_or_fail(message=message, code=error.code, reason=error.reason,
                                  from_statuses=[MessageStatus.SENDING], now=now, fallback=error.fallback)
     sms_failed(message=message, code=error.code, reason=error.reason, from_statuses=[MessageStatus.SENDING],
                now=now, fallback=error.fallback, opted_out=error.opted_out)
@@ -144,7 +147,7 @@ def message_status_update(*, update: StatusUpdate, now: datetime | None = None) 
         Message.objects.filter(pk=message.pk, status__in=ACCEPTED).update(**sid)
         if twilio_errors.is_retryable(code):
             # Known not delivered, so sending again cannot make a duplicate.
-            return bool(sms_retry_or_fail(message=message, code=code, reason=reason,
+            return bool(message_retry_or_fail(message=message, code=code, reason=reason,
                                           from_statuses=ACCEPTED, now=now, fallback=fallback))
         return sms_failed(message=message, code=code, reason=reason, from_statuses=ACCEPTED, now=now,
                           fallback=fallback, opted_out=code == twilio_errors.OPTED_OUT)
@@ -181,7 +184,7 @@ def unknown_messages_settle(*, now: datetime | None = None, limit: int = 100) ->
             logger.exception("message %s: lookup failed; will try again", message.pk)
             continue
         if found is None:
-            settled += bool(sms_retry_or_fail(
+            settled += bool(message_retry_or_fail(
                 message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
                 reason="the provider has no record of it, so it is safe to send again"))
         else:

@@ -25,14 +25,14 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import F
 from django.utils import timezone
 
 from ..backends.sms import SmsOutcomeUnknown, SmsSendError, kept_sms_backend
-from ..models import Channel, EnrollmentStatus, Message, MessageStatus
+from ..models import REACHED_STATUSES, Channel, EnrollmentStatus, Message, MessageStatus
 from ..rendering import RenderedMessage, RenderError, render_message
-from ..scheduling import in_quiet_hours, lateness_reason, next_allowed_time
-from .delivery import retry_delay, sms_refused
+from ..scheduling import lateness_reason, next_allowed_time
+from .delivery import message_retry_or_fail, sms_refused
 from .unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -189,8 +189,6 @@ RECORD_WITHIN_SECONDS = 1.0
 # A message sent this long after its chunk was checked is checked against the clock again.
 CLOCK_RECHECK_SECONDS = 1.0
 
-# SMS statuses after which an enrollment's next SMS is no longer its first.
-SMS_OUT = [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN]
 
 
 def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
@@ -202,14 +200,12 @@ def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
         _finish(message_id, status=MessageStatus.SKIPPED, now=now, reason=late)
         logger.info("message %s skipped: too late", message_id)
         return Outcome.SKIPPED
-    patient = message.enrollment.patient
-    clinic = patient.clinic
-    if message.channel == Channel.SMS and in_quiet_hours(
-        moment=now, zone=patient.zone, start=clinic.quiet_hours_start, end=clinic.quiet_hours_end
-    ):
-        later = next_allowed_time(
-            moment=now, zone=patient.zone, start=clinic.quiet_hours_start, end=clinic.quiet_hours_end
-        )
+    if message.channel != Channel.SMS:
+        return None
+    clinic = message.enrollment.patient.clinic
+    later = next_allowed_time(moment=now, zone=message.enrollment.patient.zone,
+                              start=clinic.quiet_hours_start, end=clinic.quiet_hours_end)
+    if later > now:  # inside quiet hours: moved to their end
         _finish(message_id, status=MessageStatus.PENDING, now=now, due_at=later,
                 claim_token=None, reason="deferred: quiet hours")
         logger.info("message %s deferred to %s by quiet hours", message_id, later.isoformat())
@@ -262,14 +258,9 @@ def _hand_over(*, message: Message, send: Callable[[], str], now: datetime) -> O
         return Outcome.UNKNOWN
     except EMAIL_NOT_SENT as exc:
         # The mail server refused the connection: nothing went out, try later.
-        if message.attempts < settings.SMS_MAX_ATTEMPTS:
-            _finish(message_id, status=MessageStatus.PENDING, now=now, claim_token=None,
-                    due_at=now + retry_delay(attempt=message.attempts), error_code="smtp",
-                    reason=f"mail server unavailable ({type(exc).__name__}); will retry")
-            return Outcome.RETRYING
-        _finish(message_id, status=MessageStatus.FAILED, now=now, error_code="smtp",
-                reason=f"mail server unavailable ({type(exc).__name__}) after {message.attempts} attempts")
-        return Outcome.FAILED
+        status = message_retry_or_fail(message=message, code="smtp", from_statuses=[MessageStatus.SENDING],
+                                       now=now, reason=f"mail server unavailable ({type(exc).__name__})")
+        return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
     except Exception as exc:
         # Whatever broke, the provider may have it: record, never retry blindly.
         _finish(message_id, status=MessageStatus.FAILED, now=now,
@@ -426,7 +417,7 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
     # Which enrollments already had an SMS out: asked once for the chunk.
     sms_started = set(
         Message.objects.filter(enrollment_id__in={m.enrollment_id for m in messages}, channel=Channel.SMS,
-                               status__in=SMS_OUT).values_list("enrollment_id", flat=True)
+                               status__in=REACHED_STATUSES).values_list("enrollment_id", flat=True)
     )
     prepared: list[tuple[Message, RenderedMessage]] = []
     prepared_at = time.monotonic()

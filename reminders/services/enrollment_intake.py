@@ -80,10 +80,7 @@ def enrollment_intake_create(
     now: datetime | None = None,
 ) -> Enrollment:
     """Create the patient (consent to the ledger) and enroll them, in one transaction."""
-    patient = intake.unsaved_patient()
-    if enrolled_by is not None:
-        patient._history_user = enrolled_by  # the audit history's "who", also outside a request
-    patient = patient_save(patient=patient, recorded_by=enrolled_by, actor=actor, source=source)
+    patient = patient_save(patient=intake.unsaved_patient(), recorded_by=enrolled_by, actor=actor, source=source)
     return enrollment_create(
         patient=patient, program=intake.program, anchor_event=intake.anchor_event,
         anchor_date=intake.anchor_date, enrolled_by=enrolled_by, now=now,

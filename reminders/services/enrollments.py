@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import (
+    UNSENT_STATUSES,
     Channel,
     Enrollment,
     EnrollmentStatus,
@@ -196,9 +197,7 @@ def enrollment_cancel(*, enrollment: Enrollment, reason: str) -> Enrollment:
     enrollment.save(update_fields=["status", "status_reason"])
     # A queued message's task finds it cancelled and does nothing; one already
     # sending cannot be called back.
-    enrollment.messages.filter(
-        status__in=[MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]
-    ).update(
+    enrollment.messages.filter(status__in=UNSENT_STATUSES).update(
         status=MessageStatus.CANCELLED, reason=f"cancelled: {reason}",
         lease_expires_at=None, updated_at=timezone.now(),
     )

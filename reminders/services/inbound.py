@@ -13,15 +13,15 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from ..models import (
-    CheckInAnswer,
+    SENT_STATUSES,
     Channel,
+    CheckInAnswer,
     ConsentActor,
     Escalation,
     EscalationKind,
     InboundKind,
     InboundMessage,
     Message,
-    MessageStatus,
     Patient,
     Urgency,
 )
@@ -60,7 +60,7 @@ def _open_check_in(*, patient: Patient) -> Message | None:
     return (
         Message.objects.filter(
             enrollment__patient=patient, channel=Channel.SMS, sent_at__gte=since,
-            status__in=[MessageStatus.SENT, MessageStatus.DELIVERED],
+            status__in=SENT_STATUSES,
         )
         .exclude(step__asks="")
         .select_related("step", "enrollment")
@@ -145,7 +145,6 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
         signs = warning_signs(body)
         if signs:
             inbound.kind = InboundKind.RED_FLAG
-        inbound.save()
         if value is not None:
             _escalate_answer(inbound=inbound, check_in=check_in, value=value)
             reply = "answer_thanks"

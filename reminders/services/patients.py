@@ -17,6 +17,8 @@ def patient_save(
     if patient.pk and Patient.objects.filter(pk=patient.pk, forgotten_at__isnull=False).exists():
         raise ValidationError("This patient was forgotten: the record is kept for statistics and cannot change.")
     patient.full_clean()
+    if recorded_by is not None:
+        patient._history_user = recorded_by  # the audit history's "who", also outside a request
     before = (
         Patient.objects.filter(pk=patient.pk).values(*CONSENT_FIELDS.values()).first()
         if patient.pk else None

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import (
+    UNSENT_STATUSES,
     Channel,
     ConsentActor,
     ConsentEvent,
@@ -77,7 +78,7 @@ def patient_forget(*, patient: Patient, forgotten_by: AbstractBaseUser | None) -
 
     # Nothing more goes out. Cancelling first means no worker can take a message
     # after the check below; one already sending would write its text back.
-    messages.filter(status__in=[MessageStatus.PENDING, MessageStatus.PAUSED, MessageStatus.QUEUED]).update(
+    messages.filter(status__in=UNSENT_STATUSES).update(
         status=MessageStatus.CANCELLED, reason=CANCELLED, lease_expires_at=None,
         claim_token=None, updated_at=now)
     if messages.filter(status=MessageStatus.SENDING).exists():

@@ -21,8 +21,7 @@ def unsubscribe_url(*, patient: Patient) -> str:
 
 def unsubscribe_patient(*, token: str) -> Patient:
     """Withdraw email consent for the patient the token names. Raises signing.BadSignature."""
-    patient_id = signing.loads(token, salt=SALT)["patient"]
-    patient = Patient.objects.get(pk=patient_id)
+    patient = patient_for_token(token=token)
     if patient.email_consent:
         consent_record(patient=patient, channel=Channel.EMAIL, given=False,
                        actor=ConsentActor.UNSUBSCRIBE_LINK, source="unsubscribe link")

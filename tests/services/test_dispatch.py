@@ -547,3 +547,27 @@ def test_a_patients_own_sms_leave_one_after_the_other_in_order(make_patient, mak
         mobile = str(enrollment.patient.mobile)
         assert [m for to, m in overlap_backend.order if to == mobile] == sorted(
             enrollment.messages.values_list("pk", flat=True))
+
+
+def test_an_email_the_mail_server_refuses_is_tried_again_then_failed(make_patient, program, settings):
+    from tests.twilio_fakes import closed_port
+
+    # The outside world: an SMTP server that is not there.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
+    settings.SMS_MAX_ATTEMPTS = 2
+    enrollment = enroll(make_patient(email_consent=True), program)
+    email = enrollment.messages.get(step__key="day7", channel="email")
+    enrollment.messages.exclude(pk=email.pk).update(status=MessageStatus.CANCELLED)
+
+    with at(email.due_at):
+        assert dispatch_cycle().as_dict()["retrying"] == 1
+    email.refresh_from_db()
+    assert (email.status, email.error_code, email.attempts) == (MessageStatus.PENDING, "smtp", 1)
+    assert email.reason.startswith("retry 2 of 2 at ") and email.reason.endswith(
+        ": mail server unavailable (ConnectionRefusedError)")
+    with at(email.due_at):
+        assert dispatch_cycle().as_dict()["failed"] == 1
+    email.refresh_from_db()
+    assert (email.status, email.reason) == (
+        MessageStatus.FAILED, "gave up after 2 attempts: mail server unavailable (ConnectionRefusedError)")

@@ -107,15 +107,16 @@ class SmsBackend(BaseSmsBackend):
         return {"from_": settings.TWILIO_FROM_NUMBER}
 
     def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
+        sender = self._sender()
         try:
             # The sender's rate limit, shared by all workers (SMS_RATE_PER_SECOND).
-            pacing.sms_slot_wait(sender=next(iter(self._sender().values())))
+            pacing.sms_slot_wait(sender=next(iter(sender.values())))
         except redis.RedisError as exc:
             raise SmsSendError("The send-rate limiter (Redis) could not be reached; nothing was sent.",
                                code="pacing", retryable=True) from exc
         try:
             created = self.client.messages.create(
-                to=to, body=body, status_callback=status_callback_url(message_id), **self._sender()
+                to=to, body=body, status_callback=status_callback_url(message_id), **sender
             )
         except TwilioRestException as exc:
             raise self._refusal(exc) from exc
