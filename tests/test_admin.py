@@ -90,12 +90,20 @@ def test_phone_numbers_are_stored_in_e164(staff, clinic):
     assert Patient.objects.get().mobile.as_e164 == "+12025550111"
 
 
-@pytest.mark.parametrize("query", ["", "?status__exact=pending", "?channel__exact=sms",
-                                   "?due=overdue", "?due=next24h", "?due_at__year=2026"])
-def test_the_message_list_filters(staff, patient, program, clinic, query):
+ALL_STEPS = ["day0", "day1", "day7"]
+
+
+@pytest.mark.parametrize(("query", "shown"), [
+    ("", ALL_STEPS), ("?status__exact=pending", ALL_STEPS), ("?channel__exact=sms", ALL_STEPS),
+    ("?due=overdue", ["day0"]),  # due at 14:00 UTC, now 18:00
+    ("?due=next24h", ["day1"]),  # due tomorrow at 13:30 UTC
+    ("?due_at__year=2026", ALL_STEPS),
+])
+def test_the_message_list_filters(staff, patient, program, clinic, query, shown):
     enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
     response = staff.get(reverse("admin:reminders_message_changelist") + query)
     assert response.status_code == 200
+    assert sorted(m.step.key for m in response.context["cl"].result_list) == shown
     by_clinic = staff.get(reverse("admin:reminders_message_changelist")
                           + f"?enrollment__patient__clinic__id__exact={clinic.pk}")
     assert by_clinic.status_code == 200

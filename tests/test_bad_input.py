@@ -99,10 +99,8 @@ def test_names_are_stored_in_one_spelling(clinic):
 
 def test_a_number_with_invisible_marks_is_stored_clean_in_e164(clinic):
     form = patient_form(clinic, mobile="\u200f+1 (202) 555-0101\u202c")
-    if form.is_valid():
-        assert str(form.save().mobile) == "+12025550101"
-    else:
-        assert list(form.errors) == ["mobile"]
+    assert form.is_valid(), form.errors
+    assert str(form.save().mobile) == "+12025550101"
 
 
 @pytest.mark.parametrize(("field", "value", "says"), [
@@ -129,7 +127,7 @@ def test_the_name_validator_accepts_only_visible_names_and_never_fails_otherwise
     try:
         validate_person_name(value)
     except ValidationError as error:
-        assert error.messages  # a message for the form, nothing else
+        assert all(message.strip() for message in error.messages)  # a message for the form, nothing else
         return
     assert not any(is_invisible(char) for char in value)
     assert any(unicodedata.category(char).startswith("L") for char in value)

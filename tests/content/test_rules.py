@@ -337,10 +337,11 @@ def test_clinic_settings_are_quoted_and_have_fallbacks(email_cases, sms_cases):
     to stay within GSM-7 ("días" is UCS-2)."""
     fallback = {"en": "follow the limits your care team gave you",
                 "es": "siga los límites que le dio su equipo de salud"}
-    problems = []
+    problems, guides, bookings = [], 0, 0
     for case in email_cases:
         if "day00_home_care_guide" not in case.step.template:
             continue
+        guides += 1
         quoted = [case.emergency_number]
         if case.clinic_kind == "long":
             quoted.append("(202) 555-0199")
@@ -355,9 +356,11 @@ def test_clinic_settings_are_quoted_and_have_fallbacks(email_cases, sms_cases):
                 problems.append(f"{case}: {value!r} not in the text")
     for case in sms_cases:
         if case.step.key == "day01-book-specialist" and not (case.language == "es" and case.first):
+            bookings += 1
             days = "14" if case.clinic_kind == "long" else "10"
             if f" {days} " not in case.text:
                 problems.append(f"{case}: consultation target ({days} days) not quoted")
+    assert guides and bookings  # a renamed step would otherwise leave nothing checked
     assert not problems, report(problems)
 
 

@@ -24,4 +24,5 @@ def test_the_first_acknowledgement_is_kept(escalation, admin_user, django_user_m
     other = django_user_model.objects.create_user(username="other")
     escalation_acknowledge(escalation=escalation, acknowledged_by=admin_user, now=NOW)
     assert not escalation_acknowledge(escalation=escalation, acknowledged_by=other, now=NOW + timedelta(minutes=5))
+    escalation.refresh_from_db()
     assert (escalation.acknowledged_by, escalation.acknowledged_at) == (admin_user, NOW)

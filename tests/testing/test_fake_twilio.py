@@ -57,8 +57,10 @@ def test_refusals_have_twilios_error_body(fake_twilio, outcome, status, code):
     answer = requests.post(fake_twilio.url + MESSAGES, auth=(ACCOUNT_SID, AUTH_TOKEN),
                            data={"To": TO, "From": "+12025550199", "Body": "hello"})
     assert answer.status_code == status
-    assert answer.json() == {"code": code, "message": answer.json()["message"],
-                             "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    body = answer.json()
+    assert body == {"code": code, "message": body["message"],
+                    "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    assert body["message"].strip()
     assert fake_twilio.fake.stats()["accepted"] == 0
 
 
