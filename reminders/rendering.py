@@ -38,6 +38,7 @@ class RenderedMessage:
     text: str
     subject: str = ""
     html: str = ""
+    unsubscribe_url: str = ""  # an email's, the one its body shows, for its List-Unsubscribe header
 
 
 @cache
@@ -152,7 +153,8 @@ def render_message(*, message: Message, first_sms: bool | None = None,
         subject = _render_text(language=language, template=template, part="subject.txt", context=context)
         body = _render_text(language=language, template=template, part="body.txt", context=context)
         html = _render_html(language=language, template=template, part="body.html", context=context)
-        return RenderedMessage(text=body, subject=" ".join(subject.split()), html=html)
+        return RenderedMessage(text=body, subject=" ".join(subject.split()), html=html,
+                               unsubscribe_url=context.get("unsubscribe_url", ""))
     except RenderError:
         raise
     except Exception as exc:  # a broken template must fail one message, not the cycle

@@ -31,6 +31,12 @@ def in_quiet_hours(*, moment: datetime, zone: ZoneInfo, start: time, end: time) 
     return local >= start or local < end  # a window over midnight, e.g. 21:00-08:00
 
 
+def local_day_bounds(*, first: date, zone: ZoneInfo, days: int = 1) -> tuple[datetime, datetime]:
+    """From midnight of ``first`` to midnight ``days`` later, in ``zone`` (a DST day is 23 or 25 hours)."""
+    return (datetime.combine(first, time(0), tzinfo=zone),
+            datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone))
+
+
 def next_allowed_time(*, moment: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
     """``moment`` itself if it is outside quiet hours, else the end of the quiet window, in UTC."""
     if not in_quiet_hours(moment=moment, zone=zone, start=start, end=end):

@@ -90,7 +90,7 @@ def rule_matches(rule: str, value: str) -> bool:
 # Each sign: a name for coordinators, and patterns over the plain text.
 WARNING_SIGNS: dict[str, list[str]] = {
     "chest pain": [r"chest (pain|hurt|tight)", r"pain in (my|the) chest", r"dolor (de|en el) pecho"],
-    "shortness of breath": [r"short(ness)? of breath", r"(can ?not|can'?t|cannot|hard to|trouble) breath",
+    "shortness of breath": [r"short(ness)? of breath", r"(can ?not|can'?t|hard to|trouble) breath",
                             r"breathless", r"falta de aire", r"no puedo respirar", r"me ahogo"],
     "leg weakness or numbness": [r"(leg|legs|foot|feet)\b.{0,20}(weak|numb|tingl|dead)",
                                  r"(weak|numb|tingl)\w*\b.{0,20}(leg|legs|foot|feet)", r"can'?t (walk|stand|move my leg)",
@@ -100,7 +100,7 @@ WARNING_SIGNS: dict[str, list[str]] = {
                                  r"wet (myself|the bed)", r"incontinen", r"orina", r"vejiga", r"intestino"],
     "fever": [r"fever", r"temperature", r"chills", r"fiebre", r"escalofrio"],
     "wound problem": [r"wound", r"incision", r"(red|swollen|leak|drain|pus|ooz)\w*.{0,20}(site|cut|needle)",
-                      r"\bpus\b", r"draining", r"oozing", r"herida", r"supura", r"\bpus\b"],
+                      r"\bpus\b", r"draining", r"oozing", r"herida", r"supura"],
     "calf swelling": [r"calf", r"swollen (leg|ankle)", r"(leg|ankle) (is )?swollen", r"pantorrilla",
                       r"pierna hinchada"],
 }

@@ -17,7 +17,7 @@ from ..models import SENT_STATUSES, Enrollment, Message, MessageStatus
 from ..selectors.access import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from ..selectors.programs import program_preview
-from ..services.csv_import import CSV_COLUMNS, csv_template, enrollment_csv_import
+from ..services.csv_import import CSV_COLUMNS, csv_size_problem, csv_template, enrollment_csv_import
 from ..services.enrollment_anchor import enrollment_change_anchor
 from ..services.enrollments import (
     enrollment_cancel,
@@ -295,9 +295,8 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
         result = None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            if upload.size > settings.CSV_IMPORT_MAX_BYTES:
-                form.add_error("file", f"The file is {upload.size / 1024:.0f} KB; at most "
-                                       f"{settings.CSV_IMPORT_MAX_BYTES / 1024:.0f} KB per file.")
+            if problem := csv_size_problem(size=upload.size):  # before reading it
+                form.add_error("file", problem[0].upper() + problem[1:])
             else:
                 result = enrollment_csv_import(
                     data=upload.read(), clinics=clinics_for_user(user=request.user), imported_by=request.user)

@@ -12,7 +12,7 @@ from ..selectors.access import clinics_for_user
 from ..services.enrollment_intake import enrollment_intake_check, enrollment_intake_create
 from ..services.patients import patient_save
 from ..services.privacy import patient_forget
-from ..services.sms_test import sms_test_render, sms_test_send_to_patient
+from ..services.sms_test import sms_test_patient_problem, sms_test_render, sms_test_send_to_patient
 from .display import admin_page, local_time, mobile_ending
 from .forms import PatientEnrollmentForm, errors_to_form
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
@@ -192,7 +192,7 @@ class PatientAdmin(CsvExportMixin, ScopedHistoryAdmin):
             request, model_admin=self, template="admin/reminders/patient/enroll.html",
             title="Enroll a new patient", adminform=adminform, form=form, check=check, timeline=timeline,
             digest=digest, zone=check.patient.zone if check else None,
-            skipped=sum(1 for row in timeline if row["skipped"]),
+            skipped=len(check.skipped) if check else 0,
         )
 
     def _enroll(self, request, form):
@@ -228,8 +228,7 @@ class PatientAdmin(CsvExportMixin, ScopedHistoryAdmin):
             title=f"Send a test SMS to {patient}", original=patient, cancel_url=change_url,
             recipient=f"{patient} ({mobile_ending(patient.mobile)})",
             body=sms_test_render(clinic=patient.clinic, language=patient.language),
-            problem=("The patient has no mobile number." if not patient.mobile else
-                     "The patient has not agreed to SMS." if not patient.sms_consent else ""),
+            problem=" ".join(problem.messages) if (problem := sms_test_patient_problem(patient=patient)) else "",
         )
 
 

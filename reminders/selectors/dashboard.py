@@ -4,10 +4,12 @@ Each figure is one query (grouped in the database), so the page costs the same
 number of queries for ten patients as for ten thousand.
 """
 
+import operator
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import reduce
 
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
@@ -25,6 +27,7 @@ from ..models import (
     StatusReason,
     Topic,
 )
+from ..scheduling import local_day_bounds
 
 UTC = zoneinfo.ZoneInfo("UTC")
 
@@ -104,17 +107,11 @@ def dashboard_zone(*, clinics: list[Clinic]) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(zones.pop()) if len(zones) == 1 else UTC
 
 
-def _day_bounds(*, first: date, days: int, zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=zone)
-    return start, end
-
-
 def dashboard_messages_per_day(
     *, clinic_ids: list[int], first: date, days: int, zone: zoneinfo.ZoneInfo
 ) -> list[DayCounts]:
     """Messages by the day (in ``zone``) they were due, and by status."""
-    start, end = _day_bounds(first=first, days=days, zone=zone)
+    start, end = local_day_bounds(first=first, days=days, zone=zone)
     rows = (
         Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, due_at__gte=start, due_at__lt=end)
         .annotate(day=TruncDate("due_at", tzinfo=zone))
@@ -176,7 +173,7 @@ def dashboard_due_next_days(
     *, clinic_ids: list[int], first: date, days: int, zone: zoneinfo.ZoneInfo
 ) -> list[DayCounts]:
     """Messages waiting to go out (pending, or held by a pause) per day, by channel."""
-    start, end = _day_bounds(first=first, days=days, zone=zone)
+    start, end = local_day_bounds(first=first, days=days, zone=zone)
     rows = (
         Message.objects.filter(enrollment__patient__clinic_id__in=clinic_ids, status__in=WAITING,
                                due_at__gte=start, due_at__lt=end)
@@ -221,7 +218,7 @@ def dashboard_pathway_milestones(
     rows = (
         Enrollment.objects.filter(patient__clinic_id__in=clinic_ids, anchor_date__gte=cohort_start)
         .exclude(Q(status=EnrollmentStatus.CANCELLED)
-                 & (Q(status_reason__startswith=NOT_COUNTED[0]) | Q(status_reason__startswith=NOT_COUNTED[1])))
+                 & reduce(operator.or_, (Q(status_reason__startswith=reason) for reason in NOT_COUNTED)))
         .annotate(
             consultation_yes=_yes_to(Topic.SPECIALIST_CONSULTATION),
             bone_density_yes=_yes_to(Topic.BONE_HEALTH),
@@ -268,7 +265,7 @@ def dashboard_build(*, clinics: list[Clinic], now: datetime | None = None, days:
     clinic_ids = [clinic.pk for clinic in clinics]
     zone = dashboard_zone(clinics=clinics)
     today = now.astimezone(zone).date()
-    since, _ = _day_bounds(first=today - timedelta(days=days - 1), days=days, zone=zone)
+    since, _ = local_day_bounds(first=today - timedelta(days=days - 1), days=days, zone=zone)
     open_escalations, open_total = dashboard_open_escalations(clinic_ids=clinic_ids, now=now)
     milestones, cohort_start = dashboard_pathway_milestones(clinic_ids=clinic_ids, today=today)
     return Dashboard(

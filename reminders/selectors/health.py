@@ -9,6 +9,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Min
 from django.utils import timezone
 from redis import RedisError
 
@@ -94,8 +95,8 @@ def backlog_check(*, now: datetime, database_ok: bool = True) -> Check:
         return Check(ok=False, detail="unknown: the database is unreachable", values=values)
     due = Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=now)
     try:
-        oldest = due.order_by("due_at").values_list("due_at", flat=True).first()
-        count = due.count() if oldest else 0
+        found = due.aggregate(oldest=Min("due_at"), count=Count("pk"))
+        oldest, count = found["oldest"], found["count"]
     except Exception as exc:
         return Check(ok=False, detail=f"unknown: {type(exc).__name__}", values=values)
     age = round((now - oldest).total_seconds(), 1) if oldest else 0.0

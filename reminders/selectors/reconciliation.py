@@ -9,13 +9,14 @@ an outage did to the message afterwards.
 
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import Channel, Clinic, Message, MessageStatus
+from ..scheduling import local_day_bounds
 
 S = MessageStatus
 # Where each message of the day must end up counted. "sent" includes delivered
@@ -115,12 +116,6 @@ class Reconciliation:
         ])
 
 
-def _day_bounds(*, day: date, zone: str) -> tuple[datetime, datetime]:
-    tz = zoneinfo.ZoneInfo(zone)
-    return (datetime.combine(day, time(0), tzinfo=tz),
-            datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
-
-
 def reconciliation_for_day(*, day: date, now: datetime | None = None) -> Reconciliation:
     now = now or timezone.now()
     checks = {**_stuck(now), **_inconsistent()}
@@ -132,7 +127,7 @@ def reconciliation_for_day(*, day: date, now: datetime | None = None) -> Reconci
     }
     rows = []
     for clinic in Clinic.objects.order_by("name", "pk"):
-        start, end = _day_bounds(day=day, zone=clinic.time_zone)
+        start, end = local_day_bounds(first=day, zone=zoneinfo.ZoneInfo(clinic.time_zone))
         per_channel = (
             Message.objects.filter(enrollment__patient__clinic=clinic, scheduled_at__gte=start, scheduled_at__lt=end)
             .values("channel").order_by("channel").annotate(**aggregates)
@@ -145,7 +140,8 @@ def reconciliation_for_day(*, day: date, now: datetime | None = None) -> Reconci
                 flags["unaccounted"] = unaccounted  # a status no bucket knows
             rows.append(ReconciliationRow(clinic_id=clinic.pk, clinic=clinic.name, channel=found["channel"],
                                           counts=counts, flags=flags))
-    stuck_now = {name: Message.objects.filter(condition).count() for name, condition in _stuck(now).items()}
+    stuck_now = Message.objects.aggregate(**{name: Count("id", filter=condition)
+                                             for name, condition in _stuck(now).items()})
     return Reconciliation(day=day, checked_at=now, rows=rows, stuck_now=stuck_now)
 
 

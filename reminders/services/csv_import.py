@@ -85,13 +85,18 @@ def csv_template() -> str:
     return out.getvalue()
 
 
+def csv_size_problem(*, size: int) -> str:
+    """Why a file of ``size`` bytes is refused ("" when it is not); callers may ask before reading it."""
+    max_bytes = settings.CSV_IMPORT_MAX_BYTES
+    if size <= max_bytes:
+        return ""
+    return f"the file is {size / 1024:.0f} KB; at most {max_bytes / 1024:.0f} KB per file (split it into several files)."
+
+
 def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
     """The data rows of a file, with their line numbers. Raises _Refused on a file-level problem."""
-    max_bytes = settings.CSV_IMPORT_MAX_BYTES
-    if len(data) > max_bytes:
-        raise _Refused([CsvError(0, "", (
-            f"the file is {len(data) / 1024:.0f} KB; at most {max_bytes / 1024:.0f} KB per file "
-            "(split it into several files)."))])
+    if problem := csv_size_problem(size=len(data)):
+        raise _Refused([CsvError(0, "", problem)])
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark, as Excel writes, is dropped
     except UnicodeDecodeError as exc:

@@ -33,7 +33,6 @@ from ..models import REACHED_STATUSES, Channel, EnrollmentStatus, Message, Messa
 from ..rendering import RenderedMessage, RenderError, render_message
 from ..scheduling import lateness_reason, next_allowed_time
 from .delivery import message_retry_or_fail, sms_refused
-from .unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +152,7 @@ def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
         headers={
             "X-Followup-Message": str(message.pk),
             # One-click unsubscribe (RFC 8058), which mail apps show as a button.
-            "List-Unsubscribe": f"<{unsubscribe_url(patient=patient)}>",
+            "List-Unsubscribe": f"<{rendered.unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )

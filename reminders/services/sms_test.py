@@ -54,12 +54,19 @@ def _send(*, obj: models.Model, to: str, clinic: Clinic, language: str, sent_by:
     return SmsTestSent(provider_message_id=sent.provider_message_id, body=body)
 
 
+def sms_test_patient_problem(*, patient: Patient) -> ValidationError | None:
+    """Why a patient cannot get the test text (shown before sending, raised on sending), or None."""
+    if not patient.mobile:
+        return ValidationError({"mobile": "The patient has no mobile number."})
+    if not patient.sms_consent:
+        return ValidationError({"sms_consent": "The patient has not agreed to SMS; no test text is sent."})
+    return None
+
+
 def sms_test_send_to_patient(*, patient: Patient, sent_by: AbstractBaseUser) -> SmsTestSent:
     """Send the test text to a patient who has a mobile number and has agreed to SMS."""
-    if not patient.mobile:
-        raise ValidationError({"mobile": "The patient has no mobile number."})
-    if not patient.sms_consent:
-        raise ValidationError({"sms_consent": "The patient has not agreed to SMS; no test text is sent."})
+    if problem := sms_test_patient_problem(patient=patient):
+        raise problem
     return _send(obj=patient, to=patient.mobile.as_e164, clinic=patient.clinic,
                  language=patient.language, sent_by=sent_by)
 

@@ -28,3 +28,13 @@ def test_no_test_sms_to_someone_elses_number(coord_a_client, make_coordinator, c
                                    {"role": other.coordinator_roles.get().pk})
     assert response.status_code == 200 and "role" in response.context["form"].errors
     assert sms_outbox == []
+
+
+def test_the_page_says_why_a_patient_cannot_get_the_test_sms(coord_a_client, side_a, sms_outbox):
+    from reminders.models import Patient
+
+    Patient.objects.filter(pk=side_a.patient.pk).update(sms_consent=False)
+    url = reverse("admin:reminders_patient_sms_test", args=[side_a.patient.pk])
+    assert coord_a_client.get(url).context["problem"] == "The patient has not agreed to SMS; no test text is sent."
+    coord_a_client.post(url)
+    assert sms_outbox == []

@@ -11,6 +11,7 @@ from reminders.models import ConsentEvent, Message, MessageStatus
 from reminders.services.delivery import StatusUpdate, message_status_update, unknown_messages_settle
 from reminders.services.dispatch import dispatch_cycle
 from reminders.services.enrollments import enrollment_create
+from reminders.services.unsubscribe import patient_for_token
 from tests import twilio_fakes as fake
 
 UTC = timezone.utc
@@ -105,6 +106,9 @@ def test_a_landline_falls_back_to_email_once(make_patient, program):
     assert "could not send this message to your phone" in email.body
     assert "Hello Margaret, this is day 0." in email.body
     assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The one-click link names this patient.
+    link = email.extra_headers["List-Unsubscribe"].removeprefix("<").removesuffix(">")
+    assert patient_for_token(token=link.rstrip("/").rsplit("/", 1)[1]) == patient
     # A late callback saying the same changes nothing and plans nothing more.
     assert not message_status_update(update=StatusUpdate(message_id=sms.pk, provider_message_id=SID,
                                                          status="undelivered", error_code="30006"))
