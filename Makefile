@@ -33,7 +33,7 @@ test: install chromium
 	mkdir -p var
 	$(BIN)/pytest
 
-# The benchmarks wipe their own PostgreSQL database (created if missing) and Redis db.
+# The benchmarks make their own PostgreSQL database anew and wipe their own Redis db.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
 BENCH_ENV = DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$(BENCH_REDIS_URL)" DJANGO_DEBUG=false \

@@ -20,6 +20,7 @@ from django.db import connection
 
 from ..models import Clinic, Program
 from ..services.programs import programs_load
+from ..testing.machine import cpu_model, memory_gb
 
 BASE_DIR = Path(settings.BASE_DIR)
 WORK_DIR = BASE_DIR / "var" / "bench"
@@ -58,10 +59,10 @@ def target_check(*, database: dict, database_url: str, redis_url: str) -> BenchT
     return BenchTarget(database_url=database_url, redis_url=redis_url)
 
 
-def database_ensure(*, database_url: str) -> bool:
+def database_recreate(*, database_url: str) -> None:
     """Make the benchmark database anew, so every run starts from the current migrations.
 
-    Its name was checked to start with "bench" (target_check). Returns True.
+    Its name was checked to start with "bench" (target_check).
     """
     import psycopg
 
@@ -72,7 +73,6 @@ def database_ensure(*, database_url: str) -> bool:
         # A database left by an older run may hold migrations since renamed.
         conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
-        return True
 
 
 def database_prepare() -> None:
@@ -110,16 +110,6 @@ def bench_program() -> Program:
     return Program.objects.prefetch_related("steps").get(slug="after-procedure")
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_describe(*, target: BenchTarget) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
@@ -130,9 +120,9 @@ def machine_describe(*, target: BenchTarget) -> dict:
     except OSError:
         commit = ""
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
         "postgresql": postgres,

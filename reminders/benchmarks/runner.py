@@ -13,7 +13,7 @@ from .environment import (
     OtherWork,
     bench_target,
     data_wipe,
-    database_ensure,
+    database_recreate,
     database_prepare,
     load_average,
     machine_describe,
@@ -103,8 +103,8 @@ def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
                    progress: Callable[[str], None] = lambda line: None) -> Report:
     """Run the figures (all, or ``only`` these numbers) and return the report."""
     target: BenchTarget = bench_target()
-    if database_ensure(database_url=target.database_url):
-        progress("created the benchmark database")
+    database_recreate(database_url=target.database_url)
+    progress("made the benchmark database anew")
     database_prepare()
     sizes = QUICK if quick else FULL
     report = Report(quick=quick, machine=machine_describe(target=target), load_before=load_average())

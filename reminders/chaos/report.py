@@ -8,6 +8,8 @@ from pathlib import Path
 
 import celery
 import django
+
+from ..testing.machine import cpu_model, memory_gb
 from .harness import ScenarioResult, Sizes
 from .processes import redis_server_path
 
@@ -16,33 +18,13 @@ END = "<!-- end of chaos results -->"
 COLUMNS = ["sent", "delivered", "failed", "skipped", "cancelled", "pending"]
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _memory_gb() -> str:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 / 1024:.0f} GB RAM"
-    except OSError:
-        pass
-    return "RAM unknown"
-
-
 def machine_describe(*, postgres: str) -> str:
     try:
         redis_version = subprocess.run([redis_server_path(), "--version"], capture_output=True, text=True,
                                        timeout=10).stdout.split()[2].removeprefix("v=")
     except (OSError, IndexError, subprocess.SubprocessError):
         redis_version = "?"
-    return (f"{_cpu()}, {os.cpu_count()} cores, {_memory_gb()}, {platform.system()} {platform.release()}; "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, Django {django.get_version()}, Celery {celery.__version__}, "
             f"PostgreSQL {postgres}, Redis {redis_version}")
 
