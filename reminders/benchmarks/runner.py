@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from . import admin_pages, enrollment, memory, pacing, scan, throughput, timeliness
+from . import enrollment, memory, pacing, scan, throughput, timeliness
 from .environment import (
     BenchTarget,
     OtherWork,

@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import UNSENT_STATUSES, Channel, ConsentEvent, Message, MessageStatus, Patient
+from .message_states import message_transition
 
 CONSENT_FIELDS = {Channel.SMS: "sms_consent", Channel.EMAIL: "email_consent"}
 
@@ -32,10 +33,9 @@ def consent_record(
         recorded_by=recorded_by,
     )
     if not given:
-        Message.objects.filter(
-            enrollment__patient=patient, channel=channel, status__in=UNSENT_STATUSES
-        ).update(
-            status=MessageStatus.CANCELLED, lease_expires_at=None, updated_at=timezone.now(),
+        message_transition(
+            messages=Message.objects.filter(enrollment__patient=patient, channel=channel),
+            from_statuses=UNSENT_STATUSES, to=MessageStatus.CANCELLED, now=timezone.now(),
             reason=f"{Channel(channel).label} consent withdrawn ({source[:80]})",
         )
     return event

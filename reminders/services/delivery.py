@@ -2,8 +2,9 @@
 What happens after a provider answers: retries, permanent failures, opt-outs,
 fallback to email, status callbacks and settling unknown outcomes.
 
-Every change is a conditional UPDATE from the states it may come from, so a
-repeated or out-of-order callback never moves a message backwards.
+Every change is a guarded transition (message_states.py) from the states it
+may come from, so a repeated or out-of-order callback never moves a message
+backwards, and a worker whose claim was taken back writes nothing.
 """
 
 import logging
@@ -19,6 +20,7 @@ from ..backends.sms import SmsSendError, get_sms_backend
 from ..backends.sms import twilio_errors
 from ..models import Channel, ConsentActor, Message, MessageStatus
 from .consent import consent_record
+from .message_states import message_transition
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +35,19 @@ def retry_delay(*, attempt: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def _move(message_id: int, *, from_statuses: list[str], now: datetime, **fields) -> bool:
-    return bool(
-        Message.objects.filter(pk=message_id, status__in=from_statuses).update(updated_at=now, **fields)
-    )
+def _move(message: Message, *, from_statuses: list[str], to: str, now: datetime, handed_over: bool = False,
+          provider_evidence: bool = False, **fields) -> bool:
+    """Move ``message``; out of "sending" only under the claim its caller read (``message.claim_token``).
+
+    ``handed_over``: the move ends a hand-over to the provider made just now, which counts as an attempt.
+    """
+    if handed_over:
+        fields["attempts"] = message.attempts + 1
+    return bool(message_transition(
+        messages=Message.objects.filter(pk=message.pk), from_statuses=from_statuses, to=to, now=now,
+        token=message.claim_token if MessageStatus.SENDING in from_statuses and not provider_evidence else None,
+        provider_evidence=provider_evidence, **fields,
+    ))
 
 
 def message_fallback_to_email(*, message: Message, now: datetime) -> Message | None:
@@ -59,11 +70,13 @@ def message_fallback_to_email(*, message: Message, now: datetime) -> Message | N
 
 
 def sms_failed(*, message: Message, code: str, reason: str, from_statuses: list[str],
-               now: datetime, fallback: bool = False, opted_out: bool = False) -> bool:
+               now: datetime, fallback: bool = False, opted_out: bool = False, handed_over: bool = False,
+               provider_evidence: bool = False) -> bool:
     """Record a permanent SMS failure and act on it: opt-out, email fallback."""
     with transaction.atomic():
-        moved = _move(message.pk, from_statuses=from_statuses, now=now, status=MessageStatus.FAILED,
-                      error_code=code, reason=reason[:300], lease_expires_at=None)
+        moved = _move(message, from_statuses=from_statuses, to=MessageStatus.FAILED, now=now,
+                      handed_over=handed_over, provider_evidence=provider_evidence,
+                      error_code=code, reason=reason[:300])
         if not moved:
             return False
         if opted_out:
@@ -76,17 +89,20 @@ def sms_failed(*, message: Message, code: str, reason: str, from_statuses: list[
 
 
 def message_retry_or_fail(*, message: Message, code: str, reason: str, from_statuses: list[str],
-                      now: datetime, fallback: bool = False) -> str:
+                          now: datetime, fallback: bool = False, handed_over: bool = False,
+                          provider_evidence: bool = False) -> str:
     """Try a retryable failure (SMS or email) again later, or fail it when the attempts are used up.
 
-    ``message`` is as its caller read it, after its last attempt was counted.
+    ``message`` is as its caller read it. Attempts count hand-overs to the
+    provider only: ``handed_over`` when this failure ends one made just now
+    (a refusal), not when it was counted already (a callback, a lookup).
     """
-    attempts = message.attempts
+    attempts = message.attempts + handed_over
     if attempts < settings.SMS_MAX_ATTEMPTS:
         due = now + retry_delay(attempt=attempts)
-        moved = _move(message.pk, from_statuses=from_statuses, now=now, status=MessageStatus.PENDING,
-                      due_at=due, error_code=code, lease_expires_at=None, claim_token=None,
-                      provider_message_id="",
+        moved = _move(message, from_statuses=from_statuses, to=MessageStatus.PENDING, now=now,
+                      handed_over=handed_over, provider_evidence=provider_evidence,
+                      due_at=due, error_code=code, provider_message_id="",
                       reason=f"retry {attempts + 1} of {settings.SMS_MAX_ATTEMPTS} at "
                              f"{due:%H:%M:%S} UTC: {reason}"[:300])
         if moved:
@@ -94,6 +110,7 @@ def message_retry_or_fail(*, message: Message, code: str, reason: str, from_stat
             return MessageStatus.PENDING
         return ""
     sms_failed(message=message, code=code, from_statuses=from_statuses, now=now, fallback=fallback,
+               handed_over=handed_over, provider_evidence=provider_evidence,
                reason=f"gave up after {attempts} attempts: {reason}")
     return MessageStatus.FAILED
 
@@ -102,9 +119,10 @@ def sms_refused(*, message: Message, error: SmsSendError, now: datetime) -> str:
     """Handle the provider refusing a send (the message is ours, in "sending")."""
     if error.retryable:
         return message_retry_or_fail(message=message, code=error.code, reason=error.reason,
-                                 from_statuses=[MessageStatus.SENDING], now=now, fallback=error.fallback)
+                                     from_statuses=[MessageStatus.SENDING], now=now, fallback=error.fallback,
+                                     handed_over=True)
     sms_failed(message=message, code=error.code, reason=error.reason, from_statuses=[MessageStatus.SENDING],
-               now=now, fallback=error.fallback, opted_out=error.opted_out)
+               now=now, fallback=error.fallback, opted_out=error.opted_out, handed_over=True)
     return MessageStatus.FAILED
 
 
@@ -132,14 +150,16 @@ def message_status_update(*, update: StatusUpdate, now: datetime | None = None) 
     if message.provider_message_id and message.provider_message_id != update.provider_message_id:
         return False  # about an earlier attempt
     sid = {"provider_message_id": update.provider_message_id}
+    # Still "sending": the worker has not recorded this hand-over yet, and now never will.
+    handed_over = message.status == MessageStatus.SENDING
     status = update.status.lower()
     if status in {"queued", "accepted", "scheduled", "sending", "sent"}:
         # The provider has it: an unknown outcome is settled as sent.
-        return _move(message.pk, from_statuses=IN_FLIGHT, now=now, status=MessageStatus.SENT,
-                     sent_at=message.sent_at or now, reason="", lease_expires_at=None, **sid)
+        return _move(message, from_statuses=IN_FLIGHT, to=MessageStatus.SENT, now=now, provider_evidence=True,
+                     handed_over=handed_over, sent_at=message.sent_at or now, reason="", **sid)
     if status in {"delivered", "read"}:
-        return _move(message.pk, from_statuses=ACCEPTED, now=now, status=MessageStatus.DELIVERED,
-                     delivered_at=now, sent_at=message.sent_at or now, reason="", lease_expires_at=None, **sid)
+        return _move(message, from_statuses=ACCEPTED, to=MessageStatus.DELIVERED, now=now, provider_evidence=True,
+                     handed_over=handed_over, delivered_at=now, sent_at=message.sent_at or now, reason="", **sid)
     if status in {"undelivered", "failed", "canceled"}:
         code = update.error_code or ""
         reason = twilio_errors.explain(code) if code else f"Twilio reported the message {status}."
@@ -147,19 +167,60 @@ def message_status_update(*, update: StatusUpdate, now: datetime | None = None) 
         Message.objects.filter(pk=message.pk, status__in=ACCEPTED).update(**sid)
         if twilio_errors.is_retryable(code):
             # Known not delivered, so sending again cannot make a duplicate.
-            return bool(message_retry_or_fail(message=message, code=code, reason=reason,
-                                          from_statuses=ACCEPTED, now=now, fallback=fallback))
+            return bool(message_retry_or_fail(message=message, code=code, reason=reason, provider_evidence=True,
+                                              handed_over=handed_over, from_statuses=ACCEPTED, now=now, fallback=fallback))
         return sms_failed(message=message, code=code, reason=reason, from_statuses=ACCEPTED, now=now,
-                          fallback=fallback, opted_out=code == twilio_errors.OPTED_OUT)
+                          fallback=fallback, opted_out=code == twilio_errors.OPTED_OUT, provider_evidence=True,
+                          handed_over=handed_over)
     return False
 
 
-def unknown_messages_settle(*, now: datetime | None = None, limit: int = 100) -> int:
-    """Look up messages whose outcome stayed unknown; settle each one, never resend blindly.
+def _email_unknown_settle(*, message: Message, now: datetime) -> bool:
+    """An email whose hand-over to the mail server was interrupted.
 
-    Found at the provider: its status is applied. Not found: the provider never
-    got it, so it is retried. A backend that cannot look up fails the message
-    with the reason rather than risk a second text.
+    A mail server cannot be asked what it took, so the email may have gone out:
+    it is never sent again, and the coordinator sees why.
+    """
+    return bool(_move(message, from_statuses=[MessageStatus.UNKNOWN], to=MessageStatus.FAILED, now=now,
+                      error_code="unknown",
+                      reason="Interrupted while handing the email to the mail server, which cannot be asked "
+                             "whether it took it; not sent again, as the patient may already have it."))
+
+
+def _sms_unknown_settle(*, message: Message, backend, now: datetime) -> bool:
+    """Ask the provider about one SMS; settle it by the answer, never resend blindly."""
+    mobile = message.enrollment.patient.mobile
+    if mobile in (None, ""):
+        return sms_failed(
+            message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
+            reason="Interrupted while sending, and the patient's mobile number has since been removed, "
+                   "so the provider cannot be asked; not sent again, as the patient may already have it.")
+    try:
+        # Handed over after it fell due (a claim takes only due messages), whenever the lookups ran.
+        found = backend.lookup(to=mobile.as_e164, body=message.body, since=message.due_at - timedelta(hours=1))
+    except NotImplementedError:
+        return sms_failed(
+            message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
+            reason="Interrupted while sending and the provider cannot be asked; not sent again, "
+                   "as the patient may already have it.")
+    if found is None:
+        return bool(message_retry_or_fail(
+            message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
+            reason="the provider has no record of it, so it is safe to send again"))
+    return message_status_update(update=StatusUpdate(
+        message_id=message.pk, provider_message_id=found.provider_message_id,
+        status=found.status, error_code=found.error_code), now=now)
+
+
+def unknown_messages_settle(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Settle messages whose outcome stayed unknown, each by its channel's rule.
+
+    An SMS is looked up at the provider: found, its status is applied; not
+    found, the provider never got it, so it is retried; a backend that cannot
+    look up fails it with the reason rather than risk a second text. An email
+    cannot be looked up: it fails with the reason, never sent twice. A message
+    whose lookup broke goes to the back of the line, so that a few that keep
+    failing never hold up the rest.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.UNKNOWN_SETTLE_AFTER_SECONDS)
@@ -168,27 +229,16 @@ def unknown_messages_settle(*, now: datetime | None = None, limit: int = 100) ->
         .filter(status=MessageStatus.UNKNOWN, updated_at__lt=cutoff)
         .order_by("updated_at")[:limit]
     )
-    backend = get_sms_backend() if stale else None
+    backend = get_sms_backend() if any(m.channel == Channel.SMS for m in stale) else None
     settled = 0
     for message in stale:
-        try:
-            found = backend.lookup(to=message.enrollment.patient.mobile.as_e164, body=message.body,
-                                   since=message.updated_at - timedelta(hours=1))
-        except NotImplementedError:
-            settled += sms_failed(
-                message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
-                reason="Interrupted while sending and the provider cannot be asked; not sent again, "
-                       "as the patient may already have it.")
+        if message.channel == Channel.EMAIL:
+            settled += _email_unknown_settle(message=message, now=now)
             continue
+        try:
+            settled += _sms_unknown_settle(message=message, backend=backend, now=now)
         except Exception:
             logger.exception("message %s: lookup failed; will try again", message.pk)
-            continue
-        if found is None:
-            settled += bool(message_retry_or_fail(
-                message=message, code="unknown", from_statuses=[MessageStatus.UNKNOWN], now=now,
-                reason="the provider has no record of it, so it is safe to send again"))
-        else:
-            settled += message_status_update(update=StatusUpdate(
-                message_id=message.pk, provider_message_id=found.provider_message_id,
-                status=found.status, error_code=found.error_code), now=now)
+            # Its turn comes again after the others'.
+            Message.objects.filter(pk=message.pk, status=MessageStatus.UNKNOWN).update(updated_at=now)
     return settled

@@ -3,7 +3,7 @@ Dispatch: claim due messages and send each of them at most once.
 
 A message moves pending -> queued (claimed by a dispatch cycle) -> sending (a
 worker took it) -> sent | failed | skipped | cancelled, or back to pending when
-quiet hours defer it. Every move is a conditional UPDATE on the current status,
+quiet hours defer it. Every move is a guarded transition (message_states.py),
 so duplicate beats, duplicate task deliveries and racing workers find nothing
 to do instead of sending twice.
 """
@@ -33,6 +33,7 @@ from ..models import REACHED_STATUSES, Channel, EnrollmentStatus, Message, Messa
 from ..rendering import RenderedMessage, RenderError, render_message
 from ..scheduling import lateness_reason, next_allowed_time
 from .delivery import message_retry_or_fail, sms_refused
+from .message_states import message_transition, messages_transition_each, rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +78,15 @@ def leases_recover(*, now: datetime | None = None) -> int:
     so its outcome becomes unknown, for a status callback or a lookup to settle.
     """
     now = now or timezone.now()
-    requeued = Message.objects.filter(
-        status=MessageStatus.QUEUED, lease_expires_at__lt=now
-    ).update(
-        status=MessageStatus.PENDING, lease_expires_at=None, claim_token=None,
-        reason="claim expired; returned to the schedule", updated_at=now,
+    requeued = message_transition(
+        messages=Message.objects.all(), from_statuses=[MessageStatus.QUEUED], to=MessageStatus.PENDING,
+        lease_expired_before=now, now=now, reason="claim expired; returned to the schedule",
     )
-    interrupted = Message.objects.filter(
-        status=MessageStatus.SENDING, lease_expires_at__lt=now
-    ).update(
-        status=MessageStatus.UNKNOWN, lease_expires_at=None,
+    # It may have reached the provider: counted as a hand-over.
+    interrupted = message_transition(
+        messages=Message.objects.all(), from_statuses=[MessageStatus.SENDING], to=MessageStatus.UNKNOWN,
+        lease_expired_before=now, now=now, attempts=F("attempts") + 1,
         reason="interrupted while sending; not sent again until the provider is asked",
-        updated_at=now,
     )
     if requeued or interrupted:
         logger.warning("recovered expired claims: requeued=%d interrupted=%d", requeued, interrupted)
@@ -99,36 +97,30 @@ def messages_claim(*, now: datetime | None = None, limit: int | None = None) -> 
     """Claim up to ``limit`` due messages for this caller alone; returns their ids."""
     now = now or timezone.now()
     limit = limit or settings.DISPATCH_BATCH_SIZE
-    claim = {
-        "status": MessageStatus.QUEUED,
-        "lease_expires_at": now + settings.CLAIM_LEASE,
-        "updated_at": now,
-    }
+    claim = {"lease_expires_at": now + settings.CLAIM_LEASE}
     due = Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=now).order_by("due_at")
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             # PostgreSQL: rows another cycle holds are skipped, not waited for.
             ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
-            Message.objects.filter(id__in=ids).update(**claim)
+            message_transition(messages=Message.objects.filter(id__in=ids), from_statuses=[MessageStatus.PENDING],
+                               to=MessageStatus.QUEUED, now=now, **claim)
             return ids
         # SQLite has no row locks: a conditional update with a token tells which rows we won.
         token = uuid.uuid4()
         candidates = list(due.values_list("id", flat=True)[:limit])
-        Message.objects.filter(id__in=candidates, status=MessageStatus.PENDING).update(
-            claim_token=token, **claim
-        )
+        message_transition(messages=Message.objects.filter(id__in=candidates), from_statuses=[MessageStatus.PENDING],
+                           to=MessageStatus.QUEUED, now=now, claim_token=token, **claim)
         return list(
             Message.objects.filter(id__in=candidates, claim_token=token).values_list("id", flat=True)
         )
 
 
-def _finish(message_id: int, *, status: str, now: datetime, **fields) -> bool:
-    """Move a message out of "sending"; only the worker holding it can."""
-    return bool(
-        Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
-            status=status, lease_expires_at=None, updated_at=now, **fields
-        )
-    )
+def _finish(message: Message, *, status: str, now: datetime, **fields) -> bool:
+    """Move a message out of "sending"; only the worker holding its claim (the token it read) can."""
+    return bool(message_transition(messages=Message.objects.filter(pk=message.pk),
+                                   from_statuses=[MessageStatus.SENDING], to=status, now=now,
+                                   token=message.claim_token, **fields))
 
 
 def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
@@ -196,7 +188,7 @@ def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
     message_id = message.pk
     late = lateness_reason(max_lateness=message.step.max_lateness, due_at=message.due_at, now=now)
     if late:
-        _finish(message_id, status=MessageStatus.SKIPPED, now=now, reason=late)
+        _finish(message, status=MessageStatus.SKIPPED, now=now, reason=late)
         logger.info("message %s skipped: too late", message_id)
         return Outcome.SKIPPED
     if message.channel != Channel.SMS:
@@ -205,8 +197,7 @@ def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
     later = next_allowed_time(moment=now, zone=message.enrollment.patient.zone,
                               start=clinic.quiet_hours_start, end=clinic.quiet_hours_end)
     if later > now:  # inside quiet hours: moved to their end
-        _finish(message_id, status=MessageStatus.PENDING, now=now, due_at=later,
-                claim_token=None, reason="deferred: quiet hours")
+        _finish(message, status=MessageStatus.PENDING, now=now, due_at=later, reason="deferred: quiet hours")
         logger.info("message %s deferred to %s by quiet hours", message_id, later.isoformat())
         return Outcome.DEFERRED
     return None
@@ -218,7 +209,7 @@ def _prepare(*, message: Message, now: datetime, first_sms: bool) -> Outcome | R
     held = _hold_reason(message=message)
     if held:
         outcome, reason = held
-        _finish(message_id, status=HOLD_STATUS[outcome], now=now, reason=reason)
+        _finish(message, status=HOLD_STATUS[outcome], now=now, reason=reason)
         logger.info("message %s %s", message_id, outcome)
         return outcome
     clock = _clock_hold(message=message, now=now)
@@ -227,7 +218,7 @@ def _prepare(*, message: Message, now: datetime, first_sms: bool) -> Outcome | R
     try:
         return render_message(message=message, first_sms=first_sms)
     except RenderError as exc:
-        _finish(message_id, status=MessageStatus.FAILED, now=now, reason=exc.reason)
+        _finish(message, status=MessageStatus.FAILED, now=now, reason=exc.reason)
         logger.error("message %s failed to render: %s", message_id, exc.reason)
         return Outcome.FAILED
 
@@ -239,6 +230,8 @@ class _Accepted:
     message_id: int
     provider_message_id: str
     sent_at: datetime
+    attempts: int  # hand-overs, this one included
+    token: uuid.UUID
 
 
 def _hand_over(*, message: Message, send: Callable[[], str], now: datetime) -> Outcome | _Accepted:
@@ -252,47 +245,24 @@ def _hand_over(*, message: Message, send: Callable[[], str], now: datetime) -> O
         return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
     except SmsOutcomeUnknown as exc:
         # The text is already stored: a lookup matches on it before anything is sent again.
-        _finish(message_id, status=MessageStatus.UNKNOWN, now=now, reason=exc.reason)
+        _finish(message, status=MessageStatus.UNKNOWN, now=now, reason=exc.reason, attempts=message.attempts + 1)
         logger.warning("message %s outcome unknown", message_id)
         return Outcome.UNKNOWN
     except EMAIL_NOT_SENT as exc:
         # The mail server refused the connection: nothing went out, try later.
         status = message_retry_or_fail(message=message, code="smtp", from_statuses=[MessageStatus.SENDING],
-                                       now=now, reason=f"mail server unavailable ({type(exc).__name__})")
+                                       now=now, reason=f"mail server unavailable ({type(exc).__name__})",
+                                       handed_over=True)
         return Outcome.RETRYING if status == MessageStatus.PENDING else Outcome.FAILED
     except Exception as exc:
         # Whatever broke, the provider may have it: record, never retry blindly.
-        _finish(message_id, status=MessageStatus.FAILED, now=now,
+        _finish(message, status=MessageStatus.FAILED, now=now, attempts=message.attempts + 1,
                 reason=f"send error: {type(exc).__name__}; not retried")
         logger.exception("message %s send error", message_id)
         return Outcome.FAILED
     logger.info("message %s sent via %s", message_id, message.channel)
-    return _Accepted(message_id=message_id, provider_message_id=provider_message_id, sent_at=timezone.now())
-
-
-def _update_from_rows(*, rows: list[tuple], columns: list[str], match: dict, constants: dict | None = None) -> int:
-    """Many rows in one statement: ``UPDATE message SET <columns> from the rows, <constants>
-    WHERE id = the row's id AND <match>``; returns how many rows changed.
-
-    The ORM's Case/When equivalent costs more to build than the rows cost to
-    write. Runs on PostgreSQL and on SQLite (3.33 or later).
-    """
-    quote, table = connection.ops.quote_name, connection.ops.quote_name(Message._meta.db_table)
-
-    def prep(name: str, value):
-        return Message._meta.get_field(name).get_db_prep_value(value, connection)
-
-    constants = constants or {}
-    row = f"({', '.join(['%s'] * (len(columns) + 1))})"
-    sets = [f"{quote(c)} = v.{quote(c)}" for c in columns] + [f"{quote(c)} = %s" for c in constants]
-    sql = (f"WITH v({', '.join(quote(c) for c in ['id', *columns])}) AS (VALUES {', '.join([row] * len(rows))}) "
-           f"UPDATE {table} SET {', '.join(sets)} FROM v WHERE {table}.{quote('id')} = v.{quote('id')}"
-           + "".join(f" AND {table}.{quote(c)} = %s" for c in match))
-    params = [prep(name, value) for r in rows for name, value in zip(["id", *columns], r)]
-    params += [prep(c, v) for c, v in constants.items()] + [prep(c, v) for c, v in match.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return _Accepted(message_id=message_id, provider_message_id=provider_message_id, sent_at=timezone.now(),
+                     attempts=message.attempts + 1, token=message.claim_token)
 
 
 def _texts_store(*, prepared: list[tuple[Message, RenderedMessage]], token: uuid.UUID) -> None:
@@ -302,23 +272,22 @@ def _texts_store(*, prepared: list[tuple[Message, RenderedMessage]], token: uuid
     becomes "unknown" and the lookup that settles it matches on this text.
     """
     if prepared:
-        _update_from_rows(rows=[(m.pk, r.subject, r.text) for m, r in prepared], columns=["subject", "body"],
-                          match={"claim_token": token})
+        rows_update(rows=[(m.pk, r.subject, r.text) for m, r in prepared], columns=["subject", "body"],
+                    match={"claim_token": token})
 
 
 def _accepted_record(accepted: list[_Accepted]) -> None:
-    """Record accepted sends as sent, in one conditional UPDATE for many.
+    """Record accepted sends as sent, in one guarded transition for many.
 
-    Only messages still "sending" move: one a status callback already moved on
-    (sent, delivered, failed) keeps its status.
+    Only messages still "sending" under this worker's claim move: one a status
+    callback already moved on (sent, delivered, failed) keeps its status.
     """
     if accepted:
-        _update_from_rows(
-            rows=[(a.message_id, a.provider_message_id, a.sent_at) for a in accepted],
-            columns=["provider_message_id", "sent_at"],
-            constants={"status": MessageStatus.SENT, "lease_expires_at": None, "reason": "", "error_code": "",
-                       "updated_at": timezone.now()},
-            match={"status": MessageStatus.SENDING},
+        messages_transition_each(
+            rows=[(a.message_id, a.provider_message_id, a.sent_at, a.attempts) for a in accepted],
+            columns=["provider_message_id", "sent_at", "attempts"],
+            from_statuses=[MessageStatus.SENDING], to=MessageStatus.SENT, token=accepted[0].token,
+            reason="", error_code="",
         )
 
 
@@ -404,9 +373,11 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
     wanted = list(dict.fromkeys(message_ids))
     taken_at = now or timezone.now()
     token = uuid.uuid4()
-    taken = Message.objects.filter(pk__in=wanted, status=MessageStatus.QUEUED).update(
-        status=MessageStatus.SENDING, claim_token=token, lease_expires_at=taken_at + settings.CLAIM_LEASE,
-        attempts=F("attempts") + 1, updated_at=taken_at,
+    # Taking a message is not an attempt: attempts count hand-overs to the provider.
+    taken = message_transition(
+        messages=Message.objects.filter(pk__in=wanted), from_statuses=[MessageStatus.QUEUED],
+        to=MessageStatus.SENDING, now=taken_at, claim_token=token,
+        lease_expires_at=taken_at + settings.CLAIM_LEASE,
     )
     if len(wanted) > taken:
         outcomes[Outcome.NOTHING] += len(wanted) - taken
@@ -445,11 +416,10 @@ def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Cou
     try:
         for index, (message, rendered) in enumerate(prepared):
             if time.monotonic() > deadline:
-                returned = Message.objects.filter(
-                    pk__in=[m.pk for m, _ in prepared[index:]], status=MessageStatus.SENDING, claim_token=token,
-                ).update(status=MessageStatus.PENDING, claim_token=None, lease_expires_at=None,
-                         attempts=F("attempts") - 1, updated_at=timezone.now(),
-                         reason="not reached before its lease ran out; returned to the schedule")
+                returned = message_transition(
+                    messages=Message.objects.filter(pk__in=[m.pk for m, _ in prepared[index:]]),
+                    from_statuses=[MessageStatus.SENDING], to=MessageStatus.PENDING, token=token,
+                    reason="not reached before its lease ran out; returned to the schedule")
                 logger.warning("chunk out of time: %d messages returned unsent", returned)
                 outcomes[Outcome.DEFERRED] += returned
                 break
@@ -488,5 +458,5 @@ def dispatch_cycle(*, now: datetime | None = None, limit: int | None = None) -> 
     summary = DispatchSummary(recovered=leases_recover(now=now))
     ids = messages_claim(now=now, limit=limit)
     summary.claimed = len(ids)
-    summary.outcomes = messages_send(message_ids=ids)
+    summary.outcomes = messages_send(message_ids=ids, now=now)
     return summary

@@ -14,6 +14,7 @@ from ..selectors.enrollments import (
     AnchorChangePreview,
     enrollment_anchor_change_preview,
 )
+from .message_states import messages_transition_each
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,19 @@ def enrollment_change_anchor(
         enrollment=enrollment, status__in=MOVABLE_STATUSES).values_list("pk", flat=True))
     preview = enrollment_anchor_change_preview(enrollment=enrollment, anchor_date=anchor_date, now=now)
 
-    changed = []
+    moved = []
     for row in preview.rows:
-        if row.change not in (AnchorChange.MOVES, AnchorChange.SKIPPED):
-            continue
-        message = row.message
-        message.scheduled_at, message.due_at, message.updated_at = row.new_scheduled_at, row.new_due_at, now
-        if row.change == AnchorChange.SKIPPED:
-            message.status, message.reason = MessageStatus.SKIPPED, row.reason
-        changed.append(message)
-    Message.objects.bulk_update(changed, ["scheduled_at", "due_at", "status", "reason", "updated_at"])
+        if row.change == AnchorChange.MOVES:
+            message = row.message
+            message.scheduled_at, message.due_at, message.updated_at = row.new_scheduled_at, row.new_due_at, now
+            moved.append(message)
+    Message.objects.bulk_update(moved, ["scheduled_at", "due_at", "updated_at"])
+    for status in MOVABLE_STATUSES:
+        messages_transition_each(
+            rows=[(row.message.pk, row.new_scheduled_at, row.new_due_at, row.reason) for row in preview.rows
+                  if row.change == AnchorChange.SKIPPED and row.message.status == status],
+            columns=["scheduled_at", "due_at", "reason"], from_statuses=[status], to=MessageStatus.SKIPPED, now=now,
+        )
 
     enrollment.anchor_date = anchor_date
     if changed_by is not None:

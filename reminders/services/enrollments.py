@@ -21,6 +21,7 @@ from ..models import (
     Step,
 )
 from ..scheduling import lateness_reason, local_send_time, next_allowed_time
+from .message_states import message_transition
 
 
 @dataclass(frozen=True)
@@ -168,9 +169,8 @@ def enrollment_pause(*, enrollment: Enrollment, reason: str) -> Enrollment:
     _require_status(enrollment, EnrollmentStatus.ACTIVE, action="pause")
     enrollment.status, enrollment.status_reason = EnrollmentStatus.PAUSED, reason
     enrollment.save(update_fields=["status", "status_reason"])
-    enrollment.messages.filter(status=MessageStatus.PENDING).update(
-        status=MessageStatus.PAUSED, reason=f"paused: {reason}", updated_at=timezone.now()
-    )
+    message_transition(messages=enrollment.messages.all(), from_statuses=[MessageStatus.PENDING],
+                       to=MessageStatus.PAUSED, reason=f"paused: {reason}")
     return enrollment
 
 
@@ -181,9 +181,8 @@ def enrollment_resume(*, enrollment: Enrollment, reason: str = "resumed") -> Enr
     _require_status(enrollment, EnrollmentStatus.PAUSED, action="resume")
     enrollment.status, enrollment.status_reason = EnrollmentStatus.ACTIVE, reason
     enrollment.save(update_fields=["status", "status_reason"])
-    enrollment.messages.filter(status=MessageStatus.PAUSED).update(
-        status=MessageStatus.PENDING, reason="", updated_at=timezone.now()
-    )
+    message_transition(messages=enrollment.messages.all(), from_statuses=[MessageStatus.PAUSED],
+                       to=MessageStatus.PENDING, reason="")
     return enrollment
 
 
@@ -197,8 +196,6 @@ def enrollment_cancel(*, enrollment: Enrollment, reason: str) -> Enrollment:
     enrollment.save(update_fields=["status", "status_reason"])
     # A queued message's task finds it cancelled and does nothing; one already
     # sending cannot be called back.
-    enrollment.messages.filter(status__in=UNSENT_STATUSES).update(
-        status=MessageStatus.CANCELLED, reason=f"cancelled: {reason}",
-        lease_expires_at=None, updated_at=timezone.now(),
-    )
+    message_transition(messages=enrollment.messages.all(), from_statuses=UNSENT_STATUSES,
+                       to=MessageStatus.CANCELLED, reason=f"cancelled: {reason}")
     return enrollment

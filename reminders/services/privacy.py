@@ -43,6 +43,7 @@ from ..models import (
     Patient,
 )
 from .consent import CONSENT_FIELDS, consent_record
+from .message_states import message_transition
 
 FORGOTTEN_NAMES = {"first_name": "Forgotten", "last_name": "Patient"}
 CANCELLED = "cancelled: patient forgotten"
@@ -78,15 +79,13 @@ def patient_forget(*, patient: Patient, forgotten_by: AbstractBaseUser | None) -
 
     # Nothing more goes out. Cancelling first means no worker can take a message
     # after the check below; one already sending would write its text back.
-    messages.filter(status__in=UNSENT_STATUSES).update(
-        status=MessageStatus.CANCELLED, reason=CANCELLED, lease_expires_at=None,
-        claim_token=None, updated_at=now)
+    message_transition(messages=messages, from_statuses=UNSENT_STATUSES, to=MessageStatus.CANCELLED, now=now,
+                       reason=CANCELLED, claim_token=None)
     if messages.filter(status=MessageStatus.SENDING).exists():
         raise ValidationError("A message to this patient is being sent right now; try again in a minute.")
     # Settling an unknown outcome needs the text and the number, which are going.
-    messages.filter(status=MessageStatus.UNKNOWN).update(
-        status=MessageStatus.FAILED, lease_expires_at=None, updated_at=now,
-        reason="outcome unknown when the patient was forgotten; not looked up")
+    message_transition(messages=messages, from_statuses=[MessageStatus.UNKNOWN], to=MessageStatus.FAILED, now=now,
+                       reason="outcome unknown when the patient was forgotten; not looked up")
 
     quoting = [m for m in messages.only("pk", "reason") if _scrubbed_reason(m.reason) != m.reason]
     for message in quoting:

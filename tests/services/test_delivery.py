@@ -67,7 +67,7 @@ def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollm
 @responses.activate
 def test_retries_stop_after_the_last_attempt(enrollment, settings):
     settings.SMS_MAX_ATTEMPTS = 3
-    responses.add(fake.refused(503, None))
+    responses.add(fake.refused(429, 20429))
     moment = DAY0_DUE
     for _ in range(3):
         dispatch_at(moment)

@@ -571,3 +571,35 @@ def test_an_email_the_mail_server_refuses_is_tried_again_then_failed(make_patien
     email.refresh_from_db()
     assert (email.status, email.reason) == (
         MessageStatus.FAILED, "gave up after 2 attempts: mail server unavailable (ConnectionRefusedError)")
+
+
+# Waiting is not an attempt (issue 11, item 4).
+
+def test_quiet_hours_deferrals_and_pause_holds_use_no_attempt(patient, make_program, sms_outbox, settings):
+    settings.SMS_MAX_ATTEMPTS = 1
+    program = make_program(steps=[{"key": "evening", "offset_days": 0, "send_time": time(20, 55),
+                                   "max_lateness": None}])
+    enrollment = enroll(patient, program)
+    message = enrollment.messages.get()
+    # Deferred by quiet hours three nights running (claimed, taken, deferred each time).
+    for night in range(3):
+        evening = datetime(2026, 6, 3 + night, 1, 5, tzinfo=UTC)  # 21:05 in New York
+        Message.objects.filter(pk=message.pk).update(due_at=evening)
+        with time_machine.travel(evening, tick=False):
+            assert dispatch_cycle().as_dict()["deferred"] == 1
+    # Held by a pause after the claim.
+    morning = datetime(2026, 6, 6, 12, 30, tzinfo=UTC)
+    with time_machine.travel(morning, tick=False):
+        [message_id] = messages_claim()
+        enrollment_pause(enrollment=enrollment, reason="admitted")
+        assert messages_send(message_ids=[message_id]) == {Outcome.PAUSED: 1}
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.PAUSED, 0)
+
+
+def test_an_attempt_is_a_hand_over(patient, program, sms_outbox):
+    message = enroll(patient, program).messages.get(step__key="day0")
+    with time_machine.travel(DAY0_DUE, tick=False):
+        dispatch_cycle()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
