@@ -17,9 +17,11 @@ through ``POST /_fake/config``):
   (code 20429), ``drop`` (the connection is closed without an answer and nothing
   is recorded), ``timeout`` (the message is accepted and recorded, then the
   answer is held for ``hold_seconds``, past the client's read timeout), a
-  refusal code (``21211``, ``21408``, ``21610``, ``21614``), or
+  refusal code (``21211``, ``21408``, ``21610``, ``21614``),
   ``undelivered:30003`` / ``failed:30007`` (accepted, then reported so by the
-  status callback and in lookups);
+  status callback and in lookups), or ``created:500`` / ``created:503`` (the
+  message is created and goes out, then the answer is that server error, as
+  when Twilio or a proxy in front of it fails after the work is done);
 - ``rules``: a fixed outcome, or a list of outcomes in turn, per ``To`` number;
 - ``rate_limit``: messages per second per sender (``From`` or
   ``MessagingServiceSid``), a token bucket of ``rate_burst`` tokens; over it the
@@ -86,6 +88,8 @@ REFUSALS = {
 ALIASES = {"429": "20429", "500": "20500", "503": "20503"}
 OUTCOMES_WITHOUT_CODE = {"ok", "drop", "timeout"}
 DELIVERY_FAILURE = re.compile(r"^(undelivered|failed):(\d+)$")
+# Created, then answered with this server error.
+ERROR_AFTER_CREATE = re.compile(r"^created:(500|503)$")
 
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
            404: "Not Found", 405: "Method Not Allowed", 429: "Too Many Requests",
@@ -94,7 +98,8 @@ REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401
 
 def _check_outcome(outcome: str) -> str:
     outcome = ALIASES.get(outcome, outcome)
-    if outcome in OUTCOMES_WITHOUT_CODE or outcome in REFUSALS or DELIVERY_FAILURE.match(outcome):
+    if (outcome in OUTCOMES_WITHOUT_CODE or outcome in REFUSALS or DELIVERY_FAILURE.match(outcome)
+            or ERROR_AFTER_CREATE.match(outcome)):
         return outcome
     raise ValueError(f"unknown outcome {outcome!r}")
 
@@ -297,6 +302,8 @@ class FakeTwilio:
             self.accepted_per_message[key] += 1
             self.per_sender[sender]["accepted"] += 1
             answer = Answer(201, message.as_json(), hold=outcome == "timeout")
+            if after_create := ERROR_AFTER_CREATE.match(outcome):
+                answer = self.refusal({"500": "20500", "503": "20503"}[after_create[1]])
             # As far as lookups go, it went out at once.
             message.status, message.error_code = message.final_status, message.final_error
         if message.status_callback and self.config.callbacks:

@@ -73,8 +73,6 @@ def test_twilio_api_url_points_the_sdk_at_another_server(settings):
     [
         (429, 20429, True, False, False),
         (429, None, True, False, False),
-        (500, None, True, False, False),
-        (503, 20500, True, False, False),
         (400, 21211, False, True, False),
         (400, 21614, False, True, False),
         (400, 21610, False, False, True),
@@ -92,6 +90,16 @@ def test_every_refusal_is_classified(status, code, retryable, fallback, opted_ou
     assert error.code == str(code or status)
     # The coordinator's explanation is ours: it never repeats Twilio's text with the number in it.
     assert "+1202" not in error.reason
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, None), (502, None), (503, 20500)])
+@responses.activate
+def test_a_server_error_is_an_unknown_outcome_never_a_blind_retry(status, code):
+    """Twilio, or a proxy in front of it, may have created the message before failing."""
+    responses.add(fake.refused(status, code))
+    with pytest.raises(SmsOutcomeUnknown) as caught:
+        get_sms_backend().send(to="+12025550101", body="x", message_id=1)
+    assert f"HTTP {status}" in caught.value.reason
 
 
 def test_a_connection_refused_before_sending_is_retryable(settings):

@@ -74,7 +74,7 @@ def test_a_wrong_auth_token_is_refused(fake_twilio, settings):
 @pytest.mark.parametrize(
     ("outcome", "code", "retryable", "fallback", "opted_out"),
     [("21211", "21211", False, True, False), ("21610", "21610", False, False, True),
-     ("429", "20429", True, False, False), ("503", "20503", True, False, False)],
+     ("429", "20429", True, False, False)],
 )
 def test_the_backend_classifies_the_fakes_refusals(fake_twilio, outcome, code, retryable, fallback, opted_out):
     fake_twilio.fake.configure(FakeConfig(rules={TO: outcome}))
@@ -82,6 +82,17 @@ def test_the_backend_classifies_the_fakes_refusals(fake_twilio, outcome, code, r
         send()
     error = caught.value
     assert (error.code, error.retryable, error.fallback, error.opted_out) == (code, retryable, fallback, opted_out)
+
+
+@pytest.mark.parametrize(("outcome", "accepted"), [("503", 0), ("created:500", 1), ("created:503", 1)])
+def test_a_server_error_is_an_unknown_outcome_whether_or_not_the_message_was_created(fake_twilio, outcome, accepted):
+    fake_twilio.fake.configure(FakeConfig(rules={TO: outcome}))
+    with pytest.raises(SmsOutcomeUnknown):
+        send()
+    assert fake_twilio.fake.stats()["accepted"] == accepted
+    found = get_sms_backend().lookup(to=TO, body="Riverside: hello",
+                                     since=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert (found is not None) == bool(accepted)
 
 
 def test_a_dropped_connection_is_an_unknown_outcome_and_nothing_is_recorded(fake_twilio):
@@ -114,7 +125,7 @@ def test_a_delay_longer_than_the_read_timeout_leaves_an_accepted_message_unknown
 
 def test_rules_can_answer_in_turn_and_lookups_filter_by_recipient(fake_twilio):
     fake_twilio.fake.configure(FakeConfig(rules={TO: ["500", "ok"]}))
-    with pytest.raises(SmsSendError):
+    with pytest.raises(SmsOutcomeUnknown):
         send()
     sent = send()
     send(to="+12025550102")
@@ -215,6 +226,8 @@ def test_status_callbacks_are_signed_like_twilios_and_accepted_by_the_app(
     with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
         assert dispatch_cycle().as_dict()["sent"] == 1
     assert wait_for(lambda: Message.objects.get(pk=message.pk).status == "delivered", timeout=10)
+    # The fake counts a callback once the app has answered it, a moment after the app's write.
+    assert wait_for(lambda: fake_twilio.fake.stats()["callbacks"]["posted"] == 2, timeout=5)
     assert fake_twilio.fake.stats()["callbacks"] == {"posted": 2, "failed": 0, "waiting": 0}
     # A request without the signature is refused, so the two above were signed right.
     assert requests.post(f"{live_server.url}/webhooks/twilio/status/{message.pk}/",

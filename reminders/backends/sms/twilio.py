@@ -1,11 +1,13 @@
 """
 Twilio SMS through the official SDK.
 
-Every outcome is classified: accepted (the SID is kept), retryable (429,
-5xx, a connection refused before the request went out, some carrier codes),
-permanent (invalid or landline numbers, opt-outs, ...) and ambiguous (a timeout
-after the request went out). Twilio's Messages API has no idempotency key, so
-an ambiguous send is never repeated blindly.
+Every outcome is classified: accepted (the SID is kept); retryable, only where
+the answer proves nothing was created (429, a connection refused before the
+request went out, some carrier codes); permanent (invalid or landline numbers,
+opt-outs, ...); and unknown (a 5xx, a timeout or a broken connection after the
+request went out: Twilio, or a proxy in front of it, may have created the
+message before failing). Twilio's Messages API has no idempotency key, so an
+unknown outcome is settled by a status callback or a lookup, never repeated blindly.
 """
 
 import logging
@@ -119,6 +121,10 @@ class SmsBackend(BaseSmsBackend):
                 to=to, body=body, status_callback=status_callback_url(message_id), **sender
             )
         except TwilioRestException as exc:
+            if exc.status >= 500:
+                raise SmsOutcomeUnknown(f"Twilio answered with a server error (HTTP {exc.status}) after the "
+                                        "message was sent; it may have been created, so Twilio is asked "
+                                        "before it is sent again.") from exc
             raise self._refusal(exc) from exc
         except requests.ConnectionError as exc:
             if _never_left(exc):
@@ -136,9 +142,6 @@ class SmsBackend(BaseSmsBackend):
         code = str(exc.code or "")
         if exc.status == 429 or code == "20429":
             return SmsSendError(twilio_errors.explain("20429"), code=code or "429", retryable=True)
-        if exc.status >= 500:
-            return SmsSendError(f"Twilio had a server error (HTTP {exc.status}); nothing was sent.",
-                                code=code or str(exc.status), retryable=True)
         return SmsSendError(
             twilio_errors.explain(code) if code else f"Twilio refused the message (HTTP {exc.status}).",
             code=code or str(exc.status),
