@@ -185,10 +185,22 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The console SMS backend prints to stdout; keep that out of the log stream.
 CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Send tasks may have a queue of their own, so that sending workers can run on
-# other machines (`celery -A project worker -Q send`); empty: the default queue.
+# Beat's own tasks (the dispatch tick, settling, health, reconciliation) have a
+# queue of their own, so that they never wait behind a backlog of sends: in one
+# queue, a tick waited behind 2,000 messages until it expired. A worker started
+# without -Q serves every queue below, taking from each in turn (`make run`);
+# on several machines, one worker serves beat's queue (`-Q beat`) and the
+# others the send queue. Send tasks may have a queue of their own as well
+# (`CELERY_SEND_QUEUE`); empty: Celery's default queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+BEAT_QUEUE = env("CELERY_BEAT_QUEUE", default="beat")
 SEND_QUEUE = env("CELERY_SEND_QUEUE", default="")
-CELERY_TASK_ROUTES = {"reminders.tasks.send_messages": {"queue": SEND_QUEUE}} if SEND_QUEUE else {}
+CELERY_TASK_QUEUES = {name: {} for name in dict.fromkeys([CELERY_TASK_DEFAULT_QUEUE, BEAT_QUEUE, SEND_QUEUE]) if name}
+CELERY_TASK_ROUTES = {
+    **{f"reminders.tasks.{task}": {"queue": BEAT_QUEUE} for task in (
+        "dispatch_due_messages", "settle_unknown_messages", "check_health_and_alert", "reconcile_yesterday")},
+    **({"reminders.tasks.send_messages": {"queue": SEND_QUEUE}} if SEND_QUEUE else {}),
+}
 
 # SCHEDULING
 # ------------------------------------------------------------------------------

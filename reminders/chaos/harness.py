@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 REDIS_DB = 9  # a database of the scenario's own Redis server, flushed with it
 DEFAULT_QUEUE = "celery"
+BEAT_QUEUE = "beat"
 SEND_QUEUE = "send"
 DISPATCH_INTERVAL_SECONDS = 1.0
 FROM_NUMBER = "+12025550199"
@@ -52,7 +53,7 @@ QUICK = Sizes(patients=25, lease_seconds=8, unknown_settle_seconds=4, settle_int
 @dataclass(frozen=True)
 class WorkerSpec:
     name: str
-    queues: tuple[str, ...] = (DEFAULT_QUEUE,)
+    queues: tuple[str, ...] = (DEFAULT_QUEUE, BEAT_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class ChaosRun:
             "SMS_RETRY_MAX_SECONDS": "8",
             "SMS_RATE_PER_SECOND": "0",
             "CELERY_SEND_QUEUE": "",
+            "CELERY_BEAT_QUEUE": BEAT_QUEUE,
             **self.scenario.env,
         }
 

@@ -3,7 +3,7 @@
 import time
 
 from .database import database_connections_cut
-from .harness import DEFAULT_QUEUE, SEND_QUEUE, ChaosRun, Scenario, WorkerSpec
+from .harness import BEAT_QUEUE, DEFAULT_QUEUE, SEND_QUEUE, ChaosRun, Scenario, WorkerSpec
 
 
 def worker_killed(run: ChaosRun) -> None:
@@ -44,7 +44,7 @@ def connections_cut(run: ChaosRun) -> None:
 
 
 def queues_split(run: ChaosRun) -> None:
-    run.note(f"dispatch on queue '{DEFAULT_QUEUE}' ({run.workers[0].name}), sends on queue '{SEND_QUEUE}' "
+    run.note(f"dispatch on queue '{BEAT_QUEUE}' ({run.workers[0].name}), sends on queue '{SEND_QUEUE}' "
              f"({run.workers[1].name})")
 
 
@@ -95,9 +95,9 @@ SCENARIOS = [
         name="two-queues",
         title="Two workers on separate queues, as on two machines",
         what=f"Send tasks are routed to their own queue (`CELERY_SEND_QUEUE={SEND_QUEUE}`): one worker takes "
-             f"beat's tasks from '{DEFAULT_QUEUE}', another only sends, from '{SEND_QUEUE}'.",
+             f"beat's tasks from '{BEAT_QUEUE}', another only sends, from '{SEND_QUEUE}'.",
         fault=queues_split,
-        workers=(WorkerSpec("dispatcher", queues=(DEFAULT_QUEUE,)), WorkerSpec("sender", queues=(SEND_QUEUE,))),
+        workers=(WorkerSpec("dispatcher", queues=(DEFAULT_QUEUE, BEAT_QUEUE)), WorkerSpec("sender", queues=(SEND_QUEUE,))),
         env={"CELERY_SEND_QUEUE": SEND_QUEUE},
     ),
 ]
