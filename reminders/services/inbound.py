@@ -26,6 +26,7 @@ from ..models import (
     Urgency,
 )
 from ..rendering import render_system_sms
+from ..selectors.messages import patient_next_text_date
 from ..triage import keyword, keyword_word, parse_answer, rule_matches, warning_signs
 from .consent import consent_record
 
@@ -154,5 +155,7 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
     logger.info("inbound %s recorded as %s", inbound.pk, inbound.kind)
     text = None
     if reply and patient is not None:
-        text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic)
+        # START says when the texts it brought back start again, or that none are waiting.
+        context = {"next_text": patient_next_text_date(patient=patient)} if reply == "opt_in" else {}
+        text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic, context=context)
     return InboundResult(inbound=inbound, reply=text)
