@@ -512,7 +512,6 @@ class CheckInAnswer(models.Model):
 class EscalationKind(models.TextChoices):
     RED_FLAG = "red_flag", "Warning sign in a reply"
     CHECK_IN = "check_in", "Check-in answer"
-    DELIVERY = "delivery", "Could not reach the patient"
 
 
 class Urgency(models.IntegerChoices):
@@ -528,6 +527,8 @@ class Escalation(models.Model):
     enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
     inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
     kind = models.CharField(max_length=16, choices=EscalationKind.choices)
+    # The check-in answered, for a check-in escalation: one is open per check-in step.
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations")
     urgency = models.PositiveSmallIntegerField(choices=Urgency.choices, default=Urgency.ROUTINE)
     summary = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -538,6 +539,23 @@ class Escalation(models.Model):
 
     class Meta:
         ordering = ["acknowledged_at", "urgency", "-created_at"]
+        constraints = [
+            # One open escalation per patient and kind, whatever races to open a second
+            # (two replies at once): one urgent call and one alert, not two.
+            models.UniqueConstraint(
+                fields=["patient", "kind"],
+                condition=Q(acknowledged_at__isnull=True) & ~Q(kind="check_in"),
+                name="escalation_one_open_per_patient_and_kind",
+            ),
+            # Check-ins ask different things (pain, a specialist booked, a bone scan),
+            # each with its own follow-up: one open per check-in step, so that an open
+            # pain escalation does not swallow "no specialist booked".
+            models.UniqueConstraint(
+                fields=["enrollment", "step"],
+                condition=Q(acknowledged_at__isnull=True, kind="check_in"),
+                name="escalation_one_open_per_check_in_step",
+            ),
+        ]
         indexes = [
             models.Index(fields=["clinic", "urgency", "-created_at"],
                          condition=Q(acknowledged_at__isnull=True), name="escalation_open_idx"),

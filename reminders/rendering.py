@@ -15,6 +15,7 @@ from functools import cache, lru_cache
 from django.conf import settings
 from django.template import Context, Engine, TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils import translation
 
 from .models import REACHED_STATUSES, Channel, Language, Message
 from .content import is_gsm7, sms_cost
@@ -161,7 +162,10 @@ def render_message(*, message: Message, first_sms: bool | None = None,
         raise RenderError(f"template {template} could not be rendered: {type(exc).__name__}") from exc
 
 
-def render_system_sms(*, name: str, patient, clinic) -> str:
-    """An automatic reply (opt-out, help, ...) in the patient's language."""
+def render_system_sms(*, name: str, patient, clinic, context: dict | None = None) -> str:
+    """An automatic reply (opt-out, help, ...) in the patient's language; ``context`` adds to what it sees."""
     language = patient.language if patient is not None else FALLBACK_LANGUAGE
-    return _render_sms(language=language, template=f"system/{name}", context={"patient": patient, "clinic": clinic})
+    # A date in the text ("5 June", "5 de junio") is written in the same language.
+    with translation.override(language):
+        return _render_sms(language=language, template=f"system/{name}",
+                           context={"patient": patient, "clinic": clinic, **(context or {})})

@@ -170,6 +170,97 @@ def test_start_restores_sms_consent(client, enrollment):
     assert list(ConsentEvent.objects.order_by("id").values_list("given", flat=True)) == [False, True]
 
 
+# STOP then START: the texts STOP cancelled are planned again, as a new enrollment would plan them.
+T_ENROLL = datetime(2026, 6, 2, 13, 0, tzinfo=UTC)  # 09:00 in New York, on the anchor day
+DAY0_SENT = datetime(2026, 6, 2, 14, 0, 5, tzinfo=UTC)
+T_STOP = datetime(2026, 6, 3, 11, 30, tzinfo=UTC)  # 07:30 on day 1
+T_START = datetime(2026, 6, 3, 16, 0, tzinfo=UTC)  # 12:00 on day 1
+
+
+@pytest.fixture
+def stopped(client, patient, make_program, settings):
+    """An enrollment with its day-0 text sent, then STOP; START comes at T_START."""
+    settings.SMS_BACKEND = "locmem"
+    program = make_program(slug="restart", steps=[
+        {"key": "day0", "offset_days": 0, "send_time": time(10, 0)},
+        # Due 13:30 UTC on day 1: at START still within its 12 hours.
+        {"key": "day1-late-ok", "offset_days": 1, "send_time": time(9, 30), "max_lateness": timedelta(hours=12)},
+        # Due 12:00 UTC on day 1: at START past its hour.
+        {"key": "day1-too-late", "offset_days": 1, "send_time": time(8, 0), "max_lateness": timedelta(hours=1)},
+        {"key": "day3", "offset_days": 3, "send_time": time(10, 0)},
+        {"key": "day7", "offset_days": 7, "send_time": time(11, 0)},
+    ])
+    with time_machine.travel(T_ENROLL, tick=False):
+        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
+                                       anchor_date=date(2026, 6, 2))
+    with time_machine.travel(DAY0_SENT, tick=False):
+        assert dispatch_cycle().as_dict()["sent"] == 1
+    with time_machine.travel(T_STOP, tick=False):
+        text_in(client, "STOP", sid="SM" + "3" * 32)
+    assert set(enrollment.messages.exclude(step__key="day0").values_list("status", flat=True)) == {"cancelled"}
+    return enrollment
+
+
+def statuses(enrollment) -> dict[str, str]:
+    return dict(enrollment.messages.values_list("step__key", "status"))
+
+
+def test_start_plans_the_texts_stop_cancelled_again_and_dispatch_sends_them(client, stopped, sms_outbox):
+    with time_machine.travel(T_START, tick=False):
+        text_in(client, "START", sid="SM" + "4" * 32)
+
+    assert statuses(stopped) == {"day0": "sent", "day1-late-ok": "pending", "day1-too-late": "cancelled",
+                                 "day3": "pending", "day7": "pending"}
+    day3 = stopped.messages.get(step__key="day3")
+    assert (day3.scheduled_at, day3.due_at) == (datetime(2026, 6, 5, 14, 0, tzinfo=UTC),) * 2
+    assert day3.reason == "planned again: SMS consent given again"
+    # Too late under its step's late policy: it stays cancelled for the reason it was.
+    assert stopped.messages.get(step__key="day1-too-late").reason.startswith("SMS consent withdrawn (STOP")
+    start = ConsentEvent.objects.order_by("id").last()
+    assert (start.given, start.source) == (True, "START keyword; 3 texts planned again")
+
+    sent = []
+    for moment in (T_START, datetime(2026, 6, 5, 14, 0, 5, tzinfo=UTC), datetime(2026, 6, 9, 15, 0, 5, tzinfo=UTC)):
+        with time_machine.travel(moment, tick=False):
+            sent.append(dispatch_cycle().as_dict()["sent"])
+    assert sent == [1, 1, 1]
+    assert len(sms_outbox) == 4  # day 0, then the three planned again
+    assert statuses(stopped) == {"day0": "sent", "day1-late-ok": "sent", "day1-too-late": "cancelled",
+                                 "day3": "sent", "day7": "sent"}
+
+
+def test_start_says_when_the_next_text_comes(client, stopped):
+    with time_machine.travel(T_START + timedelta(hours=10), tick=False):  # day1-late-ok too late by now
+        reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
+    assert "Your texts are back on. Your next text comes on 5 June." in reply
+
+
+def test_start_says_so_in_spanish(client, stopped):
+    Patient.objects.update(language="es")
+    with time_machine.travel(T_START + timedelta(hours=10), tick=False):
+        reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
+    assert "El siguiente llega el 5 de junio." in reply
+
+
+def test_start_says_when_no_texts_remain(client, stopped):
+    with time_machine.travel(datetime(2026, 6, 20, 16, 0, tzinfo=UTC), tick=False):
+        reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
+    assert "Your texts are back on, but none are planned for now." in reply
+    assert set(statuses(stopped).values()) == {"sent", "cancelled"}
+    assert ConsentEvent.objects.order_by("id").last().source == "START keyword"
+
+
+def test_a_second_start_changes_nothing(client, stopped):
+    with time_machine.travel(T_START, tick=False):
+        text_in(client, "START", sid="SM" + "4" * 32)
+    before = list(stopped.messages.order_by("id").values())
+    with time_machine.travel(T_START + timedelta(hours=1), tick=False):
+        reply = text_in(client, "START", sid="SM" + "5" * 32).content.decode()
+    assert list(stopped.messages.order_by("id").values()) == before
+    assert ConsentEvent.objects.order_by("id").last().source == "START keyword"
+    assert "Your next text comes on 3 June." in reply  # day1-late-ok, due now
+
+
 def test_help_answers_with_the_clinic_name_and_phone(client, enrollment):
     body = text_in(client, "HELP").content.decode()
     assert "Riverside Spine Clinic" in body and "(202) 555-0143" in body

@@ -93,7 +93,7 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
                        "inbound_body", "acknowledged_by", "acknowledged_at"]
 
     def has_add_permission(self, request) -> bool:
-        return False  # raised by the service from replies and delivery failures
+        return False  # raised by the service from replies
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

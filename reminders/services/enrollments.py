@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import (
@@ -147,6 +148,48 @@ def enrollment_create(
     return enrollment
 
 
+def enrollment_messages_plan_again(
+    *, enrollment: Enrollment, messages: QuerySet[Message], reason: str, now: datetime
+) -> int:
+    """Bring cancelled ``messages`` of an open enrollment back, planned as a new enrollment would plan them now.
+
+    Each gets the time ``enrollment_plan`` gives its step and channel today (the
+    patient's zone and the clinic's quiet hours as they are now); one the late
+    policy would skip, or no longer planned for the patient, stays cancelled.
+    They come back pending with ``reason``, or held like the rest of a paused
+    enrollment. Each row is moved by a guarded UPDATE (still cancelled and still
+    in ``messages``): the row itself comes back, as (enrollment, step, channel)
+    is unique. Returns how many came back.
+
+    The caller holds ``enrollment`` locked (select_for_update) in a transaction,
+    so that it cannot be cancelled or paused half-way.
+    """
+    if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED):
+        return 0
+    cancelled = messages.filter(enrollment=enrollment, status=MessageStatus.CANCELLED)
+    wanted = set(cancelled.values_list("step_id", "channel"))
+    if not wanted:
+        return 0
+    if enrollment.status == EnrollmentStatus.PAUSED:
+        status, reason = MessageStatus.PAUSED, _paused_reason(enrollment.status_reason)
+    else:
+        status = MessageStatus.PENDING
+    planned_again = 0
+    for plan in enrollment_plan(patient=enrollment.patient, program=enrollment.program,
+                                anchor_date=enrollment.anchor_date, now=now):
+        if (plan.step.pk, plan.channel) not in wanted or plan.status != MessageStatus.PENDING:
+            continue
+        planned_again += message_transition(
+            messages=cancelled.filter(step=plan.step, channel=plan.channel), from_statuses=[MessageStatus.CANCELLED],
+            to=status, now=now, scheduled_at=plan.scheduled_at, due_at=plan.due_at, reason=reason, claim_token=None,
+        )
+    return planned_again
+
+
+def _paused_reason(reason: str) -> str:
+    return f"paused: {reason}"
+
+
 def _require_status(enrollment: Enrollment, *allowed: str, action: str) -> None:
     if enrollment.status not in allowed:
         raise ValidationError(
@@ -170,7 +213,7 @@ def enrollment_pause(*, enrollment: Enrollment, reason: str) -> Enrollment:
     enrollment.status, enrollment.status_reason = EnrollmentStatus.PAUSED, reason
     enrollment.save(update_fields=["status", "status_reason"])
     message_transition(messages=enrollment.messages.all(), from_statuses=[MessageStatus.PENDING],
-                       to=MessageStatus.PAUSED, reason=f"paused: {reason}")
+                       to=MessageStatus.PAUSED, reason=_paused_reason(reason))
     return enrollment
 
 

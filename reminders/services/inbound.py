@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from ..models import (
     Urgency,
 )
 from ..rendering import render_system_sms
+from ..selectors.messages import patient_next_text_date
 from ..triage import keyword, keyword_word, parse_answer, rule_matches, warning_signs
 from .consent import consent_record
 
@@ -69,34 +70,52 @@ def _open_check_in(*, patient: Patient) -> Message | None:
     )
 
 
+def _escalation_open(*, key: dict, fields: dict) -> tuple[Escalation, bool]:
+    """The open escalation with ``key``, or a new one made of ``key`` and ``fields``; True if new.
+
+    The database keeps one open per key (Escalation's constraints). A reply racing
+    another past the first look inserts in a savepoint; PostgreSQL makes it wait
+    for the other's commit and refuse, and the other's escalation is used.
+    """
+    open_ = Escalation.objects.filter(acknowledged_at__isnull=True, **key)
+    existing = open_.first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Escalation.objects.create(**key, **fields), True
+    except IntegrityError:
+        existing = open_.first()
+        if existing is None:  # some other constraint: not a race this handles
+            raise
+        logger.info("escalation %s already open; a concurrent reply joins it", existing.pk)
+        return existing, False
+
+
 def _escalate_answer(*, inbound: InboundMessage, check_in: Message, value: str) -> None:
     step = check_in.step
     CheckInAnswer.objects.create(enrollment=check_in.enrollment, step=step, inbound=inbound, value=value)
     if not rule_matches(step.escalate_when, value):
         return
-    already = Escalation.objects.filter(
-        enrollment=check_in.enrollment, kind=EscalationKind.CHECK_IN,
-        inbound__answer__step=step, acknowledged_at__isnull=True,
-    ).exists()
-    if not already:
-        Escalation.objects.create(
-            clinic=inbound.clinic, patient=inbound.patient, enrollment=check_in.enrollment, inbound=inbound,
-            kind=EscalationKind.CHECK_IN, urgency=Urgency.ROUTINE,
-            summary=f"Answered {value} to “{step.get_topic_display()}” (day {step.offset_days}): "
-                    f"{step.escalation_note or 'call the patient'}"[:300],
-        )
+    # One open per check-in step: each asks something else, with its own follow-up.
+    _escalation_open(
+        key={"enrollment": check_in.enrollment, "step": step, "kind": EscalationKind.CHECK_IN},
+        fields={"clinic": inbound.clinic, "patient": inbound.patient, "inbound": inbound, "urgency": Urgency.ROUTINE,
+                "summary": f"Answered {value} to “{step.get_topic_display()}” (day {step.offset_days}): "
+                           f"{step.escalation_note or 'call the patient'}"[:300]},
+    )
 
 
 def _escalate_warning_signs(*, inbound: InboundMessage, signs: list[str]) -> bool:
-    """Open one urgent escalation per patient until a coordinator acknowledges it."""
-    if Escalation.objects.filter(patient=inbound.patient, kind=EscalationKind.RED_FLAG,
-                                 acknowledged_at__isnull=True).exists():
-        return False
-    escalation = Escalation.objects.create(
-        clinic=inbound.clinic, patient=inbound.patient, enrollment=inbound.enrollment, inbound=inbound,
-        kind=EscalationKind.RED_FLAG, urgency=Urgency.URGENT,
-        summary=f"Warning signs in a reply: {', '.join(signs)}. Call the patient now."[:300],
+    """Open one urgent escalation per patient until a coordinator acknowledges it; True if opened now."""
+    escalation, opened = _escalation_open(
+        key={"patient": inbound.patient, "kind": EscalationKind.RED_FLAG},
+        fields={"clinic": inbound.clinic, "enrollment": inbound.enrollment, "inbound": inbound,
+                "urgency": Urgency.URGENT,
+                "summary": f"Warning signs in a reply: {', '.join(signs)}. Call the patient now."[:300]},
     )
+    if not opened:
+        return False  # the open one had its alert and its reply
     from ..tasks import send_escalation_alert
 
     send_escalation_alert.delay_on_commit(escalation.pk)
@@ -154,5 +173,7 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
     logger.info("inbound %s recorded as %s", inbound.pk, inbound.kind)
     text = None
     if reply and patient is not None:
-        text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic)
+        # START says when the texts it brought back start again, or that none are waiting.
+        context = {"next_text": patient_next_text_date(patient=patient)} if reply == "opt_in" else {}
+        text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic, context=context)
     return InboundResult(inbound=inbound, reply=text)

@@ -1,0 +1,100 @@
+"""Two replies at once, each on its own thread and database connection (PostgreSQL)."""
+
+import threading
+from datetime import date, datetime, time, timezone
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+
+from reminders.models import Escalation, Message, MessageStatus
+from reminders.services import inbound
+from reminders.services.enrollments import enrollment_create
+from reminders.services.inbound import inbound_receive
+
+UTC = timezone.utc
+NOW = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
+NUMBER = "+12025550101"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("two connections writing at once need PostgreSQL (SQLite serialises the writers)")
+
+
+@pytest.fixture(autouse=True)
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def pain_check(clinic, patient, make_program):
+    clinic.alert_email = "oncall@riverside.example"
+    clinic.save()
+    program = make_program(slug="pain", steps=[{
+        "key": "pain14", "offset_days": 0, "send_time": time(10, 0), "asks": "pain_score",
+        "escalate_when": ">=7", "escalation_note": "call the patient about a specialist review"}])
+    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+    Message.objects.filter(enrollment=enrollment).update(status=MessageStatus.SENT, sent_at=NOW)
+    return enrollment
+
+
+def receive_at_once(monkeypatch, bodies: list[str]) -> list[inbound.InboundResult]:
+    """Each body through inbound_receive on a thread of its own.
+
+    Both threads wait for each other once they are inside their transactions and
+    have recorded their reply, just before they look for an open escalation: both
+    look before either has committed, as two webhook requests a moment apart do.
+    """
+    both_inside = threading.Barrier(len(bodies), timeout=10)
+    signs = inbound.warning_signs
+
+    def warning_signs_when_both_are_inside(body):
+        both_inside.wait()
+        return signs(body)
+
+    monkeypatch.setattr(inbound, "warning_signs", warning_signs_when_both_are_inside)
+    results, errors = {}, []
+
+    def receive(index: int, body: str) -> None:
+        try:
+            with time_machine.travel(NOW, tick=False):
+                results[index] = inbound_receive(provider_message_id=f"SM{index:032d}", from_number=NUMBER,
+                                                 body=body)
+        except Exception as exc:  # reported below, with the test's failure
+            errors.append(exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=receive, args=(index, body)) for index, body in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    return [results[index] for index in range(len(bodies))]
+
+
+def test_two_warning_sign_replies_at_once_open_one_escalation_one_alert_and_one_reply(monkeypatch, pain_check):
+    results = receive_at_once(monkeypatch, ["I have chest pain", "chest pain and short of breath"])
+
+    escalation = Escalation.objects.get()
+    assert (escalation.kind, escalation.urgency) == ("red_flag", 1)
+    assert len(mail.outbox) == 1
+    replies = [r.reply for r in results if r.reply]
+    assert len(replies) == 1 and "call 911 now" in replies[0]
+    assert {r.inbound.kind for r in results} == {"red_flag"}
+
+
+def test_two_high_scores_at_once_open_one_check_in_escalation(monkeypatch, pain_check):
+    results = receive_at_once(monkeypatch, ["8", "9"])
+
+    escalation = Escalation.objects.get()
+    assert (escalation.kind, escalation.step.key, escalation.enrollment) == ("check_in", "pain14", pain_check)
+    assert sorted(a.value for a in pain_check.answers.all()) == ["8", "9"]
+    assert all("we got your answer" in r.reply for r in results)  # each answer is thanked for
