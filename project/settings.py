@@ -22,7 +22,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless switched on: a deployment that forgets the variable must not run with
+# the development key, insecure cookies and the demo. `make run` and the tests
+# (project/settings_test.py) switch it on.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # A fixed development key is only acceptable while DEBUG is on.
 SECRET_KEY = env(
     "DJANGO_SECRET_KEY",
