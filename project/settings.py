@@ -341,11 +341,15 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-pass-123")
 # Log lines name ids and states, never patient names, numbers or message text.
 # Whatever a library logs, the handler blots out phone numbers and email
 # addresses (reminders/log_filters.py); add that filter to any handler you add.
+# Django's own logging defaults give "django", "django.server" (runserver's
+# access lines) and "py.warnings" handlers of their own, without that filter:
+# here they have none and write through ours.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "redact_contact_details": {"()": "reminders.log_filters.RedactContactDetails"},
+        "drop_query_strings": {"()": "reminders.log_filters.DropQueryStrings"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -356,6 +360,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # An admin search is in the request line's query string, names too, which no
+        # pattern recognises: access lines lose their query strings.
+        "django.server": {"handlers": [], "filters": ["drop_query_strings"], "level": "INFO", "propagate": True},
+        "py.warnings": {"handlers": [], "propagate": True},
         # The SDK logs request URLs and query parameters (phone numbers) at INFO.
         "twilio.http_client": {"level": "WARNING"},
         # Its DEBUG lines carry request URLs, and a lookup's URL carries a number.
