@@ -92,6 +92,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks a user verified by a second factor (used when ADMIN_REQUIRE_OTP is on).
     "django_otp.middleware.OTPMiddleware",
+    # A request refused for its own input (a NUL in the query, a filter value that is no
+    # id) gets a 400 page that says why; after the user is known, for the admin's frame.
+    "reminders.middleware.RefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who made each change in the audit history.

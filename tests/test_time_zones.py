@@ -150,6 +150,7 @@ def test_the_enroll_page_refuses_what_is_no_place(admin_client, clinic, program)
             "language": "en", "mobile": "+447911123456", "email": "", "sms_consent": "on",
             "program": program.pk, "anchor_event": "pvp", "anchor_date": "2026-05-31", "_preview": "1"}
     response = admin_client.post(reverse("admin:reminders_patient_enroll"), data)
+    assert response.status_code == 400
     assert "not the time zone of a place" in " ".join(response.context["form"].errors["time_zone"])
     assert response.context["check"] is None
 

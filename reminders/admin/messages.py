@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,7 +15,9 @@ from ..backends.sms import twilio_errors
 from ..models import Language, Message, MessageStatus, Program, Step
 from ..selectors.access import clinics_for_user
 from ..selectors.programs import program_preview
+from ..refusals import quoted
 from .display import admin_page, local_time
+from .guards import RefusalsAdminMixin
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
 
 
@@ -26,7 +29,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(RefusalsAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "version", "step_count", "is_active", "timeline_link"]
     readonly_fields = ["version", "updated_at", "timeline_link"]
     inlines = [StepInline]
@@ -53,7 +56,9 @@ class ProgramAdmin(admin.ModelAdmin):
 
     def timeline_view(self, request, object_id: str):
         """The program's messages rendered as a patient of the user's clinic would get them."""
-        program = get_object_or_404(self.get_queryset(request), pk=object_id)
+        program = self.get_object(request, unquote(object_id))  # None for an id that is no number, too
+        if program is None:
+            raise Http404(f"No program with id {quoted(object_id)}.")
         if not self.has_view_permission(request, program):
             raise PermissionDenied
         language = request.GET.get("language", Language.ENGLISH)

@@ -199,12 +199,15 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
                     "note": f"moved out of quiet hours from {local_time(planned.scheduled_at, zone)}" if moved else "",
                     "skipped": bool(planned.reason),
                 })
-        return admin_page(
+        response = admin_page(
             request, model_admin=self, template="admin/reminders/patient/enroll.html",
             title="Enroll a new patient", adminform=adminform, form=form, check=check, timeline=timeline,
             digest=digest, zone=check.patient.zone if check else None,
             skipped=len(check.skipped) if check else 0,
         )
+        if form.errors:
+            response.status_code = 400  # shown again with the reasons on the fields
+        return response
 
     def _enroll(self, request, form):
         try:
