@@ -45,12 +45,12 @@ class TimeZoneChoiceField(forms.ChoiceField):
             validate_time_zone(value)
 
 
-def time_zone_form_field(db_field, **kwargs) -> TimeZoneChoiceField:
+def time_zone_form_field(db_field) -> TimeZoneChoiceField:
     """The form field for a model's ``time_zone``: a list, with a blank choice where blank is allowed."""
     return TimeZoneChoiceField(
         required=not db_field.blank, blank_label=CLINIC_ZONE if db_field.blank else "",
         label=db_field.verbose_name.capitalize(), help_text=db_field.help_text,
-        initial=db_field.get_default() or None, **kwargs)
+        initial=db_field.get_default() or None)
 
 
 class TimeZoneModelForm(forms.ModelForm):

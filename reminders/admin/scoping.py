@@ -23,6 +23,8 @@ from .guards import RefusalsAdminMixin
 
 logger = logging.getLogger(__name__)
 
+# An id as typed in a URL: ASCII digits, as many as a bigint holds for sure. Anything
+# else failed deep in the query (a 500); it is refused with the reason instead.
 ID = re.compile(r"[0-9]{1,18}")
 
 
