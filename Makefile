@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Run web, worker, beat (and an embedded Redis if none answers) on the defaults.
+# Debug is off unless switched on; on a developer's machine make run switches it on,
+# with the development key (and so the demo), unless the environment says otherwise.
+run: export DJANGO_DEBUG ?= true
+run: export DJANGO_SECRET_KEY ?= dev-only-insecure-key-change-me
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
@@ -53,6 +57,9 @@ bench-quick: install
 ## Twilio server), about 2,000 messages each; the results go into RELIABILITY.md.
 ## Needs PostgreSQL (CHAOS_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/chaos)
 ## and redis-server.
+# The command itself needs a key now that debug is off by default; the processes it
+# starts get their own settings from the harness.
+chaos chaos-quick: export DJANGO_SECRET_KEY ?= chaos-only-not-a-secret-0123456789
 chaos: install
 	mkdir -p var
 	$(BIN)/python manage.py chaos --report RELIABILITY.md

@@ -22,7 +22,10 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless switched on: a deployment that forgets the variable must not run with
+# the development key, insecure cookies and the demo. `make run` and the tests
+# (project/settings_test.py) switch it on.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # A fixed development key is only acceptable while DEBUG is on.
 SECRET_KEY = env(
     "DJANGO_SECRET_KEY",
@@ -89,6 +92,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks a user verified by a second factor (used when ADMIN_REQUIRE_OTP is on).
     "django_otp.middleware.OTPMiddleware",
+    # A request refused for its own input (a NUL in the query, a filter value that is no
+    # id) gets a 400 page that says why; after the user is known, for the admin's frame.
+    "reminders.middleware.RefusalMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who made each change in the audit history.
@@ -350,11 +356,15 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", default="demo-pass-123")
 # Log lines name ids and states, never patient names, numbers or message text.
 # Whatever a library logs, the handler blots out phone numbers and email
 # addresses (reminders/log_filters.py); add that filter to any handler you add.
+# Django's own logging defaults give "django", "django.server" (runserver's
+# access lines) and "py.warnings" handlers of their own, without that filter:
+# here they have none and write through ours.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "redact_contact_details": {"()": "reminders.log_filters.RedactContactDetails"},
+        "drop_query_strings": {"()": "reminders.log_filters.DropQueryStrings"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
@@ -365,6 +375,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # An admin search is in the request line's query string, names too, which no
+        # pattern recognises: access lines lose their query strings.
+        "django.server": {"handlers": [], "filters": ["drop_query_strings"], "level": "INFO", "propagate": True},
+        "py.warnings": {"handlers": [], "propagate": True},
         # The SDK logs request URLs and query parameters (phone numbers) at INFO.
         "twilio.http_client": {"level": "WARNING"},
         # Its DEBUG lines carry request URLs, and a lookup's URL carries a number.

@@ -10,3 +10,7 @@ urlpatterns = [
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]
+
+# 400 and 404 pages that say why (reminders/refusals.py).
+handler400 = "reminders.views.bad_request"
+handler404 = "reminders.views.not_found"

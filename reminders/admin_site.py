@@ -1,12 +1,13 @@
 """The coordinators' admin site: Django's admin plus the inbox count, the dashboard
 and an optional second factor for logging in (``ADMIN_REQUIRE_OTP``)."""
 
-from functools import partial
+from functools import partial, wraps
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
+from .refusals import Refused
 from .selectors.inbox import escalations_open_count
 
 OTP_LOGIN_TEMPLATE = "otp/admin111/login.html"
@@ -38,6 +39,19 @@ class FollowupAdminSite(admin.AdminSite):
             # A password alone is not enough: the session must be verified by a device.
             return request.user.is_verified()
         return allowed
+
+    def admin_view(self, view, cacheable=False):
+        # Every admin page, ours and the libraries': a year no date can have is a 500 in
+        # Django's date lookups; refused with the reason instead (admin/guards.py).
+        from .admin.guards import year_lookup_problem
+
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if problem := year_lookup_problem(request.GET):
+                raise Refused(problem)
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(guarded, cacheable)
 
     def each_context(self, request):
         context = super().each_context(request)

@@ -8,6 +8,11 @@ parameters (the patient's number), at DEBUG urllib3 logs URLs with them, and an
 exception's text may quote a number. This filter sits on the handler, so it
 covers them all, tracebacks included. Names and message text cannot be
 recognised by a pattern: the code keeps those out of logs.
+
+The web server's access lines are another source: a request line carries the
+query string, and an admin search puts whatever was searched for there, names
+included. Those lines lose their query strings (DropQueryStrings, on the
+``django.server`` logger).
 """
 
 import logging
@@ -37,4 +42,27 @@ class RedactContactDetails(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
+        return True
+
+
+# From a query string's "?" to the request line's protocol, or to the end: a
+# malformed request line is logged whole, with spaces inside its query.
+QUERY_STRING = re.compile(r"\?.*?(?=\s+HTTP/\d|$)", re.DOTALL)
+
+
+def drop_query_strings(text: str) -> str:
+    return QUERY_STRING.sub("?[query]", text)
+
+
+class DropQueryStrings(logging.Filter):
+    """For access lines: "GET /admin/reminders/patient/?q=Okafor HTTP/1.1" -> "GET /admin/reminders/patient/?[query] HTTP/1.1"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        dropped = drop_query_strings(message)
+        if dropped != message:
+            record.msg, record.args = dropped, None
         return True

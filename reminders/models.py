@@ -5,7 +5,6 @@ is a Message row, and those rows are the schedule.
 
 import zoneinfo
 from datetime import time, timedelta
-from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +13,7 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from .time_zones import time_zone_accepted, time_zone_current_name, time_zone_known
 from .validators import (
     normalize_name,
     validate_dial_number,
@@ -23,19 +23,17 @@ from .validators import (
 )
 
 
-@cache
-def _time_zones() -> frozenset[str]:
-    # available_timezones() walks the whole tz database on every call (8 ms).
-    return frozenset(zoneinfo.available_timezones())
-
-
 def validate_time_zone(value: str) -> None:
-    if value not in _time_zones():
-        raise ValidationError(
-            "%(value)s is not a known time zone (use a name such as Europe/London).",
-            params={"value": value},
-            code="invalid_time_zone",
-        )
+    """A place's zone from the tz database, or UTC (reminders/time_zones.py says which and why)."""
+    if time_zone_accepted(value):
+        return
+    if current := time_zone_current_name(value):
+        message = "%(value)s is not accepted as a time zone name: use %(current)s."
+    elif time_zone_known(value):
+        message = "%(value)s is not the time zone of a place (use a name such as Europe/London)."
+    else:
+        message = "%(value)s is not a known time zone (use a name such as Europe/London)."
+    raise ValidationError(message, params={"value": value, "current": current}, code="invalid_time_zone")
 
 
 class Channel(models.TextChoices):

@@ -1,13 +1,14 @@
-"""Pages patients reach from their emails, and the health check."""
+"""Pages patients reach from their emails, the health check, and the 400 and 404 pages."""
 
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .models import Patient
+from .refusals import Refused, refusal_response
 from .selectors.health import health_report
 from .services.unsubscribe import patient_for_token, unsubscribe_patient
 
@@ -31,3 +32,16 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "reminders/unsubscribe.html", {
         "clinic": patient.clinic, "done": request.method == "POST", "token": token,
     })
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 handler: our own refusals say why; others (a lookup the admin forbids) in general words."""
+    reason = exception.reason if isinstance(exception, Refused) else "The request was refused: it cannot be answered as it is."
+    return refusal_response(request, reason=reason, status=400)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler, with the reason a view gave (a URL that matches nothing has none)."""
+    message = exception.args[0] if isinstance(exception, Http404) and exception.args else ""
+    reason = message if isinstance(message, str) and message else "There is no page at this address."
+    return refusal_response(request, reason=reason, status=404)

@@ -47,7 +47,7 @@ def test_enrolling_in_the_admin_plans_the_messages(staff, patient, program, admi
 def test_an_anchor_date_out_of_range_is_explained_on_the_field(staff, patient, program, anchor, message):
     response = staff.post(reverse("admin:reminders_enrollment_add"),
                           enroll_form(patient, program, anchor_date=anchor))
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, with the reason on the field
     errors = response.context["adminform"].form.errors
     assert message in " ".join(errors["anchor_date"])
     assert not Enrollment.objects.exists()
@@ -66,7 +66,7 @@ def test_an_invalid_phone_number_is_refused_on_its_field(staff, clinic):
         "email": "", "time_zone": "", "language": "en", "sms_consent": "on",
         "enrollments-TOTAL_FORMS": "0", "enrollments-INITIAL_FORMS": "0",
     })
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "mobile" in response.context["adminform"].form.errors
     assert not Patient.objects.exists()
 

@@ -6,14 +6,23 @@ service's own log handler writes holds no name, number, address or message text.
 
 import io
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 import responses
 import time_machine
 from django.core import mail
 
-from reminders.log_filters import RedactContactDetails, redact
+from reminders.log_filters import RedactContactDetails, drop_query_strings, redact
 from reminders.models import InboundMessage, Message, Patient
 from reminders.services.delivery import unknown_messages_settle
 from reminders.services.dispatch import dispatch_cycle
@@ -27,6 +36,7 @@ from tests import twilio_fakes as fake
 from tests.test_webhooks import INBOUND, post, status_path
 
 UTC = timezone.utc
+BASE_DIR = Path(__file__).resolve().parent.parent
 MOBILE = "+12025550166"
 SID = "SM" + "7" * 32
 
@@ -119,7 +129,8 @@ def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output
     # Every text the flows wrote, read before forgetting the patient blanks them.
     texts = [*Message.objects.exclude(body="").values_list("body", flat=True),
              *Message.objects.exclude(subject="").values_list("subject", flat=True),
-             *InboundMessage.objects.exclude(body="").values_list("body", flat=True),
+             # Bare keywords are no patient data, and words libraries log too (redis: "Try CLIENT HELP.").
+             *InboundMessage.objects.exclude(body="").exclude(body__in=["HELP", "STOP"]).values_list("body", flat=True),
              *(m.body for m in mail.outbox)]
     assert texts
     # Operations: health alerts, the reconciliation, and forgetting the patient.
@@ -182,3 +193,96 @@ def test_a_template_lookup_that_fails_logs_no_patient(make_program, patient, log
     assert "Failed lookup for key [no_such_variable]" in logged
     assert f"'patient': <Patient: {patient.pk}>" in logged
     assert "Margaret" not in logged and "Okafor" not in logged
+
+
+# --- the web process -------------------------------------------------------------------
+
+def _clean_env(**extra) -> dict[str, str]:
+    # Only what the test sets: none of the machine's or the test run's DJANGO_* and database.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "LOG_"))}
+    return {**env, **extra}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_every_log_handler_of_the_service_blots_out_contact_details():
+    """Django's defaults give some loggers handlers of their own; none may bypass the redaction
+    (libraries' NullHandlers write nothing)."""
+    code = ("import django, logging; django.setup(); from reminders.log_filters import RedactContactDetails; "
+            "loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]; "
+            "handlers = {h for logger in loggers for h in logger.handlers if not isinstance(h, logging.NullHandler)}; "
+            "print(len(handlers), [repr(h) for h in handlers "
+            "if not any(isinstance(f, RedactContactDetails) for f in h.filters)])")
+    for debug in ("true", "false"):
+        result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
+                                env=_clean_env(DJANGO_SETTINGS_MODULE="project.settings", DJANGO_DEBUG=debug,
+                                               DJANGO_SECRET_KEY="test-only-not-a-secret-0123456789"))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split(" ", 1) == ["1", "[]\n"], (debug, result.stdout)
+
+
+def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
+    """runserver, started as the Procfile says, with make run's settings: admin searches (names,
+    numbers, addresses) are in request lines, and stay out of its output."""
+    [web] = [line.split(":", 1)[1].strip() for line in (BASE_DIR / "Procfile").read_text().splitlines()
+             if line.startswith("web:")]
+    port = _free_port()
+    env = _clean_env(
+        DJANGO_DEBUG="true", DJANGO_SECRET_KEY="dev-only-insecure-key-change-me",  # as make run sets them
+        DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}", WEB_PORT=str(port), PYTHONUNBUFFERED="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    process = subprocess.Popen(["bash", "-c", web], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    searches = ["Okafor", "Zenobia+Quarterfield", "%2B12025550166", "+12025550166", "zenobia.q%40example.com",
+                "zenobia.q@example.com", "(202)%20555-0166"]
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+                time.sleep(0.2)
+        for term in searches:
+            try:
+                opener.open(f"http://127.0.0.1:{port}/admin/reminders/patient/?q={term}", timeout=30)
+            except urllib.error.HTTPError as answer:
+                assert answer.code == 302  # to the login page
+        try:  # a request line the server cannot read is logged whole
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(b"GET /admin/reminders/patient/?q=Zenobia Quarterfield HTTP/1.1\r\n\r\n")
+                sock.recv(1000)
+        except OSError:
+            pass
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+
+    # The capture works: the access lines are there, without their query strings.
+    assert output.count('"GET /admin/reminders/patient/?[query] HTTP/1.1" 302') == len(searches), output
+    secrets = ["Okafor", "Zenobia", "Quarterfield", "2025550166", "555-0166", "zenobia.q", "example.com"]
+    assert [secret for secret in secrets if secret in output] == [], output
+
+
+@pytest.mark.parametrize(("line", "shown"), [
+    ('"GET /admin/reminders/patient/?q=Okafor HTTP/1.1" 302 0', '"GET /admin/reminders/patient/?[query] HTTP/1.1" 302 0'),
+    ("code 400, message Bad request syntax ('GET /admin/?q=Ann Lee HTTP/1.1')",
+     "code 400, message Bad request syntax ('GET /admin/?[query] HTTP/1.1')"),
+    ('"GET /admin/?q=Ann Lee" 400', '"GET /admin/?[query]'),
+    ('"GET /admin/reminders/patient/ HTTP/1.1" 200 512', None),
+])
+def test_access_lines_lose_their_query_strings(line, shown):
+    assert drop_query_strings(line) == (shown or line)

@@ -38,11 +38,33 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "System check identified no issues" in result.stdout
 
 
+# What `make run` sets on a developer's machine (Makefile).
+DEVELOPMENT = {"DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": "dev-only-insecure-key-change-me"}
+
+
 def test_check_deploy_complains_in_a_development_setup():
-    """The same check, with the defaults of a developer's machine, does fail: the test above can fail."""
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    """The same check, with debug on as `make run` has it, does fail: the test above can fail."""
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **DEVELOPMENT)
     assert result.returncode != 0
     assert "security.W018" in result.stderr + result.stdout  # DEBUG on
+
+
+def test_with_nothing_set_debug_is_off_and_the_service_refuses_to_start_without_a_key():
+    """A deployment that forgets DJANGO_DEBUG gets neither the development key nor the demo."""
+    result = run(["manage.py", "check"])
+    assert result.returncode != 0
+    assert "Set the DJANGO_SECRET_KEY environment variable" in result.stderr
+    result = run(["manage.py", "seed_demo"], DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    assert result.returncode != 0
+    assert "Refusing to create demo logins with DJANGO_DEBUG off" in result.stderr
+
+
+def test_with_only_a_key_set_production_defaults_apply():
+    assert settings_in(DJANGO_SECRET_KEY=secrets.token_urlsafe(50)) == {
+        "DEBUG": False, "SECURE_SSL_REDIRECT": True, "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31_536_000, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": False,
+        "SECURE_PROXY_SSL_HEADER": None, "USE_X_FORWARDED_HOST": False,
+    }
 
 
 def test_without_a_secret_key_the_service_refuses_to_start_when_debug_is_off():
@@ -70,7 +92,7 @@ def test_each_setting_comes_from_the_environment():
 
 
 def test_development_keeps_plain_http():
-    assert settings_in() == {
+    assert settings_in(**DEVELOPMENT) == {
         "DEBUG": True, "SECURE_SSL_REDIRECT": False, "SESSION_COOKIE_SECURE": False, "CSRF_COOKIE_SECURE": False,
         "SECURE_HSTS_SECONDS": 0, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_HSTS_PRELOAD": False,
         "SECURE_PROXY_SSL_HEADER": None, "USE_X_FORWARDED_HOST": False,

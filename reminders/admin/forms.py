@@ -2,15 +2,65 @@
 
 import hashlib
 import json
+from itertools import groupby
 
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
 
-from ..models import AnchorEvent, Coordinator, Patient, Program, StatusReason
+from ..models import AnchorEvent, Coordinator, Patient, Program, StatusReason, validate_time_zone
 from ..services.enrollment_intake import PATIENT_FIELDS, PatientIntake
+from ..time_zones import time_zone_accepted, time_zone_names
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+CLINIC_ZONE = "(the clinic's time zone)"
+
+
+class TimeZoneChoiceField(forms.ChoiceField):
+    """A time zone picked from the accepted ones, grouped by area; anything else is refused
+    with the validator's reason (which names the current name of an old one)."""
+
+    def __init__(self, *, blank_label: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.blank_label = blank_label
+        self.choices = self._choices_with(current="")
+
+    def _choices_with(self, *, current: str) -> list:
+        choices = [("", self.blank_label)] if self.blank_label else []
+        if current and not time_zone_accepted(current):
+            # A zone stored before it was refused stays visible until someone picks a place.
+            choices.append((current, f"{current} (not accepted any more: pick a place)"))
+        names = time_zone_names()
+        choices += [(name, name) for name in names if "/" not in name]
+        for area, group in groupby((name for name in names if "/" in name), key=lambda name: name.split("/")[0]):
+            choices.append((area, [(name, name) for name in group]))
+        return choices
+
+    def show_current(self, value: str) -> None:
+        self.choices = self._choices_with(current=value or "")
+
+    def validate(self, value):
+        forms.Field.validate(self, value)  # required or not; the list's own check is the validator's
+        if value not in self.empty_values:
+            validate_time_zone(value)
+
+
+def time_zone_form_field(db_field) -> TimeZoneChoiceField:
+    """The form field for a model's ``time_zone``: a list, with a blank choice where blank is allowed."""
+    return TimeZoneChoiceField(
+        required=not db_field.blank, blank_label=CLINIC_ZONE if db_field.blank else "",
+        label=db_field.verbose_name.capitalize(), help_text=db_field.help_text,
+        initial=db_field.get_default() or None)
+
+
+class TimeZoneModelForm(forms.ModelForm):
+    """A model form whose time zone is picked from the list (see TimeZoneAdminMixin)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("time_zone")
+        if isinstance(field, TimeZoneChoiceField) and self.instance.pk:
+            field.show_current(self.instance.time_zone)
 
 
 def errors_to_form(form: forms.Form, exc: ValidationError, *, field_map: dict[str, str | None] | None = None) -> None:
@@ -34,6 +84,7 @@ class PatientEnrollmentForm(forms.Form):
         # The patient's fields as the model defines them (labels, help, phone and
         # e-mail parsing); the rules across fields are the services'.
         self.fields.update(forms.fields_for_model(Patient, fields=PATIENT_FIELDS))
+        self.fields["time_zone"] = time_zone_form_field(Patient._meta.get_field("time_zone"))
         self.fields["clinic"].queryset = clinics
         only = list(clinics[:2])
         if len(only) == 1:

@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -14,27 +15,50 @@ from ..backends.sms import twilio_errors
 from ..models import Language, Message, MessageStatus, Program, Step
 from ..selectors.access import clinics_for_user
 from ..selectors.programs import program_preview
+from ..refusals import quoted
 from .display import admin_page, local_time
+from .guards import RefusalsAdminMixin
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
+
+
+# Programs and their steps come from reminders/programs/*.toml (`load_programs`): an
+# edit here would never reach the file, and a reload of an unchanged file keeps it
+# while a changed one overwrites it. So they are read here, and changed in the file.
+FROM_THE_FILE = ("Loaded from its file under reminders/programs/ by “python manage.py load_programs”; "
+                 "the name, description and steps are changed there, not on this page, and a changed "
+                 "file raises the version.")
 
 
 class StepInline(admin.TabularInline):
     model = Step
     fields = ["key", "offset_days", "send_time", "channel", "topic", "template", "max_lateness"]
+    readonly_fields = fields
+    verbose_name_plural = "Steps, as the program's file has them (change them there)"
     extra = 0
     ordering = ["offset_days", "send_time"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(RefusalsAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "version", "step_count", "is_active", "timeline_link"]
-    readonly_fields = ["version", "updated_at", "timeline_link"]
+    readonly_fields = ["name", "slug", "kind", "description", "version", "updated_at", "timeline_link"]
     inlines = [StepInline]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "kind", "description", "is_active", "timeline_link"]}),
-        ("Version", {"fields": ["version", "updated_at"],
-                     "description": "Loaded from reminders/programs/; a changed file raises the version."}),
+        (None, {"fields": ["name", "slug", "kind", "description", "timeline_link"], "description": FROM_THE_FILE}),
+        ("Enrolling", {"fields": ["is_active"],
+                       "description": "No one new can be enrolled in an inactive program."}),
+        ("Version", {"fields": ["version", "updated_at"]}),
     ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a program is a file under reminders/programs/
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -53,7 +77,9 @@ class ProgramAdmin(admin.ModelAdmin):
 
     def timeline_view(self, request, object_id: str):
         """The program's messages rendered as a patient of the user's clinic would get them."""
-        program = get_object_or_404(self.get_queryset(request), pk=object_id)
+        program = self.get_object(request, unquote(object_id))  # None for an id that is no number, too
+        if program is None:
+            raise Http404(f"No program with id {quoted(object_id)}.")
         if not self.has_view_permission(request, program):
             raise PermissionDenied
         language = request.GET.get("language", Language.ENGLISH)

@@ -14,12 +14,23 @@ from ..services.patients import patient_save
 from ..services.privacy import patient_forget
 from ..services.sms_test import sms_test_patient_problem, sms_test_render, sms_test_send_to_patient
 from .display import admin_page, local_time, mobile_ending
-from .forms import PatientEnrollmentForm, errors_to_form
+from .forms import PatientEnrollmentForm, TimeZoneModelForm, errors_to_form, time_zone_form_field
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
 
 
+class TimeZoneAdminMixin:
+    """The time zone is picked from a list of places (reminders/time_zones.py), never typed."""
+
+    form = TimeZoneModelForm
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            return time_zone_form_field(db_field)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 @admin.register(Clinic)
-class ClinicAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class ClinicAdmin(TimeZoneAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "phone", "time_zone", "quiet_hours_start", "quiet_hours_end",
                     "consultation_target_days"]
     search_fields = ["name"]
@@ -65,7 +76,7 @@ class EnrollmentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(CsvExportMixin, ScopedHistoryAdmin):
+class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
     list_filter = [clinic_list_filter("clinic"), "language", "sms_consent", "email_consent"]
     search_fields = ["last_name", "first_name", "mobile", "email"]
@@ -188,12 +199,15 @@ class PatientAdmin(CsvExportMixin, ScopedHistoryAdmin):
                     "note": f"moved out of quiet hours from {local_time(planned.scheduled_at, zone)}" if moved else "",
                     "skipped": bool(planned.reason),
                 })
-        return admin_page(
+        response = admin_page(
             request, model_admin=self, template="admin/reminders/patient/enroll.html",
             title="Enroll a new patient", adminform=adminform, form=form, check=check, timeline=timeline,
             digest=digest, zone=check.patient.zone if check else None,
             skipped=len(check.skipped) if check else 0,
         )
+        if form.errors:
+            response.status_code = 400  # shown again with the reasons on the fields
+        return response
 
     def _enroll(self, request, form):
         try:

@@ -17,12 +17,18 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from ..refusals import Refused, quoted
 from ..selectors.access import choices_for_user, clinic_path_for, clinics_for_user, queryset_for_user
+from .guards import RefusalsAdminMixin
 
 logger = logging.getLogger(__name__)
 
+# An id as typed in a URL: ASCII digits, as many as a bigint holds for sure. Anything
+# else failed deep in the query (a 500); it is refused with the reason instead.
+ID = re.compile(r"[0-9]{1,18}")
 
-class ClinicScopedAdminMixin:
+
+class ClinicScopedAdminMixin(RefusalsAdminMixin):
     """Narrow every queryset and choice of this admin to ``request.user``'s clinics."""
 
     @property
@@ -71,6 +77,9 @@ class ScopedHistoryAdmin(ClinicScopedAdminMixin, SimpleHistoryAdmin):
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self.get_object_or_404(request, object_id)
+        if not ID.fullmatch(str(version_id)):
+            raise Http404(f"No version {quoted(str(version_id))} in the history of this {self.opts.verbose_name}: "
+                          "versions are numbered.")
         if request.method != "GET":
             # A revert would bypass the services (schedule, consent ledger).
             return HttpResponseNotAllowed(["GET"])
@@ -89,10 +98,13 @@ def clinic_list_filter(path: str) -> type[admin.SimpleListFilter]:
             return [(str(clinic.pk), clinic.name) for clinic in clinics_for_user(user=request.user)]
 
         def queryset(self, request, queryset):
-            if self.value() is None:
+            value = self.value()
+            if value is None:
                 return queryset
+            if not ID.fullmatch(value):
+                raise Refused(f"clinic filter: {quoted(value)} is not a valid id.")
             lookup = "pk" if path == "pk" else f"{path}__id"
-            return queryset.filter(**{lookup: self.value()})
+            return queryset.filter(**{lookup: value})
 
     return ClinicFilter
 

@@ -37,7 +37,7 @@ CSV_COLUMNS: list[tuple[str, str]] = [
     ("email_consent", "yes or no: the patient agreed to emails."),
     ("discreet", "yes or no (empty: no): no diagnosis or procedure words in texts."),
     ("language", "en or es (empty: en)."),
-    ("time_zone", "E.g. America/New_York (empty: the clinic's)."),
+    ("time_zone", "A place's zone from the tz database, e.g. America/New_York (empty: the clinic's)."),
     ("program", "The program's slug or name."),
     ("anchor_event", "diagnosis, pvp or pkp."),
     ("anchor_date", "Date of the diagnosis or procedure, YYYY-MM-DD."),

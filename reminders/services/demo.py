@@ -75,6 +75,8 @@ class DemoResult:
     due_soon: int
     replies: int = 0
     open_escalations: int = 0
+    # Logins that existed before and kept their own password.
+    kept_logins: tuple[str, ...] = ()
 
 
 def _daytime_zone(*, now: datetime, index: int) -> str:
@@ -96,8 +98,13 @@ def messages_bring_forward(*, enrollment: Enrollment, due_at: datetime) -> int:
     )
 
 
-def _user(*, username: str, password: str, superuser: bool = False):
-    user, _ = get_user_model().objects.get_or_create(username=username)
+def _user(*, username: str, password: str, superuser: bool = False, kept: list[str]):
+    """A demo login. One that already exists is left as it is, password and rights: on a
+    real deployment "admin" may be someone's own account."""
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if not created:
+        kept.append(username)
+        return user
     user.is_staff = True
     user.is_superuser = superuser
     user.set_password(password)
@@ -140,7 +147,8 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
     """Two clinics, an admin and a coordinator for each clinic, and patients in several states,
     some with replies and an open escalation.
 
-    Running it again resets the demo patients, so their first texts fall due again.
+    Running it again resets the demo patients, so their first texts fall due again. Logins
+    are only ever created: an existing user keeps their password.
     """
     now = now or timezone.now()
     programs = {p.kind: p for p in Program.objects.filter(is_active=True)}
@@ -149,7 +157,8 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
         raise ValidationError(
             f"No active program of kind {', '.join(sorted(missing))}: run `python manage.py load_programs` first."
         )
-    admin = _user(username="admin", password=password, superuser=True)
+    kept: list[str] = []
+    admin = _user(username="admin", password=password, superuser=True, kept=kept)
     InboundMessage.objects.filter(provider_message_id__startswith=DEMO_REPLY_PREFIX).delete()
 
     patients = due_soon = replies = open_escalations = 0
@@ -159,7 +168,7 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
             name=clinic_data["name"],
             defaults={k: v for k, v in clinic_data.items() if k not in ("key", "name")},
         )
-        coordinator = _user(username=f"coord-{key}", password=password)
+        coordinator = _user(username=f"coord-{key}", password=password, kept=kept)
         Coordinator.objects.update_or_create(
             user=coordinator, clinic=clinic, defaults={"mobile": COORDINATOR_MOBILES[key]})
         for index, (first, last, mobile, event, state) in enumerate(PATIENTS[key]):
@@ -190,4 +199,4 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
                 replies += 1
             patients += 1
     return DemoResult(clinics=len(CLINICS), patients=patients, due_soon=due_soon, replies=replies,
-                      open_escalations=open_escalations)
+                      open_escalations=open_escalations, kept_logins=tuple(kept))

@@ -117,7 +117,7 @@ def test_posting_another_clinics_patient_in_a_form_is_refused(coord_a_client, si
     before = Enrollment.objects.count()
     response = coord_a_client.post(reverse("admin:reminders_enrollment_add"), {
         "patient": side_b.patient.pk, "program": program.pk, "anchor_event": "pvp", "anchor_date": "2026-06-02"})
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, with the reason on the field
     assert "patient" in response.context["adminform"].form.errors
     assert Enrollment.objects.count() == before
 

@@ -47,7 +47,7 @@ def test_a_coordinator_enrolls_a_patient_after_seeing_the_timeline(page, screens
     page.click("text=Enroll a new patient")
     page.fill("#id_first_name", "Rosa")
     page.fill("#id_last_name", "Delgado")
-    page.fill("#id_time_zone", "America/Chicago")
+    page.select_option("#id_time_zone", "America/Chicago")
     page.fill("#id_mobile", "+12025550177")
     page.select_option("#id_program", label=program.name)
     page.select_option("#id_anchor_event", "pvp")

@@ -77,6 +77,21 @@ def test_seed_demo_refuses_without_debug(db, settings):
     assert not Enrollment.objects.exists()
 
 
+def test_seed_demo_leaves_an_existing_admin_password_alone(db, settings, django_user_model):
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    settings.DEBUG = True
+    django_user_model.objects.create_superuser(username="admin", password="their-own-long-password")
+    call_command("load_programs", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    request = RequestFactory().post("/admin/login/")
+    assert authenticate(request, username="admin", password="their-own-long-password")
+    assert not authenticate(request, username="admin", password="demo-pass-123")
+    assert "left as they were (their own password): admin" in out.getvalue()
+
+
 def test_seed_demo_makes_logins_and_messages_due_within_a_minute(db, settings):
     from django.contrib.auth import authenticate
     from django.test import RequestFactory

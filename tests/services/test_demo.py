@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import time
 
 import pytest
@@ -22,7 +23,8 @@ def test_the_demo_has_a_coordinator_per_clinic_patients_in_several_states_and_re
     result = demo_seed(password="demo-pass-123")
     again = demo_seed(password="demo-pass-123")  # resets, never duplicates
     assert (again.clinics, again.patients, again.replies, again.open_escalations) == (2, 7, 3, 1)
-    assert result == again
+    assert replace(result, kept_logins=()) == replace(again, kept_logins=())
+    assert (result.kept_logins, again.kept_logins) == ((), ("admin", "coord-a", "coord-b"))
 
     clinic_a = Clinic.objects.get(name="Riverside Spine and Bone Clinic")
     clinic_b = Clinic.objects.get(name="Hillcrest Fracture Liaison Service")
@@ -45,3 +47,19 @@ def test_the_demo_has_a_coordinator_per_clinic_patients_in_several_states_and_re
     coord_a = Coordinator.objects.get(user__username="coord-a").user
     visible = queryset_for_user(queryset=Enrollment.objects.all(), user=coord_a, clinic_path="patient__clinic")
     assert {e.patient.clinic_id for e in visible} == {clinic_a.pk} and visible.count() == 4
+
+
+def test_an_existing_login_keeps_its_password_and_rights(programs, django_user_model):
+    """On a deployment "admin" may be a real account: the demo never resets it to the demo password."""
+    own = django_user_model.objects.create_user(username="admin", password="their-own-long-password",
+                                                is_staff=True)
+    result = demo_seed(password="demo-pass-123")
+
+    own.refresh_from_db()
+    request = RequestFactory().post("/admin/login/")
+    assert authenticate(request, username="admin", password="their-own-long-password") == own
+    assert authenticate(request, username="admin", password="demo-pass-123") is None
+    assert (own.is_staff, own.is_superuser) == (True, False)
+    assert result.kept_logins == ("admin",)
+    # The logins it made itself have the demo password.
+    assert authenticate(request, username="coord-a", password="demo-pass-123")

@@ -29,3 +29,7 @@ class Command(BaseCommand):
             f"Logins (password {password}): admin (superuser, every clinic), "
             f"coord-a (clinic A only), coord-b (clinic B only)"
         )
+        if result.kept_logins:
+            self.stdout.write(
+                f"Already there, so left as they were (their own password): {', '.join(result.kept_logins)}"
+            )
