@@ -41,13 +41,14 @@ class FollowupAdminSite(admin.AdminSite):
         return allowed
 
     def admin_view(self, view, cacheable=False):
-        # Every admin page, ours and the libraries': a year no date can have is a 500 in
-        # Django's date lookups; refused with the reason instead (admin/guards.py).
-        from .admin.guards import year_lookup_problem
+        # Every admin page, ours and the libraries': a year no date can have, or an action's
+        # row id that is no number, is a 500 in Django's queries; refused with the reason
+        # instead (admin/guards.py).
+        from .admin.guards import selected_rows_problem, year_lookup_problem
 
         @wraps(view)
         def guarded(request, *args, **kwargs):
-            if problem := year_lookup_problem(request.GET):
+            if problem := year_lookup_problem(request.GET) or selected_rows_problem(request):
                 raise Refused(problem)
             return view(request, *args, **kwargs)
 

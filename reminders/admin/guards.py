@@ -40,6 +40,20 @@ def year_lookup_problem(params: QueryDict) -> str:
     return ""
 
 
+def selected_rows_problem(request) -> str:
+    """Why an admin action's selected rows must be refused ("" when they need not).
+
+    Every list of ours is keyed by number; Django hands the ids to the database
+    as they came, and one that is no number (or holds a NUL) was a 500 there.
+    """
+    if request.method != "POST":
+        return ""
+    for value in request.POST.getlist("_selected_action"):
+        if not (value.isascii() and value.isdigit()):
+            return f"selected rows: {quoted(value)} is not a row id."
+    return ""
+
+
 def _why(exc: IncorrectLookupParameters) -> str:
     cause = exc.args[0] if exc.args else exc
     if isinstance(cause, ValidationError):

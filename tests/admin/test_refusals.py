@@ -145,6 +145,20 @@ def test_a_nul_character_in_a_search_filter_or_autocomplete_is_refused(user_clie
     refused(response, 400, f"Query parameter {name!r} contains a NUL character")
 
 
+@pytest.mark.parametrize("value", ["abc", "1\x00", "1.5", "١"])
+def test_an_action_on_selected_rows_that_are_no_ids_is_refused(user_client, side_a, value):
+    response = user_client.post(reverse("admin:reminders_patient_changelist"),
+                                {"action": "export_csv", "_selected_action": [str(side_a.patient.pk), value]})
+    refused(response, 400, f"selected rows: {value!r} is not a row id.")
+
+
+def test_an_action_on_selected_rows_that_are_ids_still_runs(user_client, side_a):
+    response = user_client.post(reverse("admin:reminders_patient_changelist"),
+                                {"action": "export_csv", "_selected_action": [str(side_a.patient.pk)]})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+
+
 # --- pages by id ---------------------------------------------------------------------------
 
 def test_a_program_timeline_that_is_no_number_is_not_found(user_client, program):
