@@ -16,9 +16,9 @@ install: $(STAMP)
 
 ## Run web, worker, beat (and an embedded Redis if none answers) on the defaults.
 # Debug is off unless switched on; on a developer's machine make run switches it on,
-# with the development key (and so the demo), unless the environment says otherwise.
-run: export DJANGO_DEBUG ?= true
-run: export DJANGO_SECRET_KEY ?= dev-only-insecure-key-change-me
+# with the development key (and so the demo): project/settings/local.py, unless the
+# environment says otherwise.
+run: export DJANGO_SETTINGS_MODULE ?= project.settings.local
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput

@@ -4,7 +4,7 @@ from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
 # Set the default Django settings module for the 'celery' program.
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
 
 app = Celery("project")
 

@@ -224,7 +224,7 @@ def test_every_log_handler_of_the_service_blots_out_contact_details():
             "if not any(isinstance(f, RedactContactDetails) for f in h.filters)])")
     for debug in ("true", "false"):
         result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, timeout=60,
-                                env=_clean_env(DJANGO_SETTINGS_MODULE="project.settings", DJANGO_DEBUG=debug,
+                                env=_clean_env(DJANGO_SETTINGS_MODULE="project.settings.base", DJANGO_DEBUG=debug,
                                                DJANGO_SECRET_KEY="test-only-not-a-secret-0123456789"))
         assert result.returncode == 0, result.stderr
         assert result.stdout.split(" ", 1) == ["1", "[]\n"], (debug, result.stdout)
@@ -237,11 +237,10 @@ def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
              if line.startswith("web:")]
     port = _free_port()
     env = _clean_env(
-        DJANGO_DEBUG="true", DJANGO_SECRET_KEY="dev-only-insecure-key-change-me",  # as make run sets them
+        DJANGO_SETTINGS_MODULE="project.settings.local",  # as make run sets it
         DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}", WEB_PORT=str(port), PYTHONUNBUFFERED="1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     process = subprocess.Popen(["bash", "-c", web], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     searches = ["Okafor", "Zenobia+Quarterfield", "%2B12025550166", "+12025550166", "zenobia.q%40example.com",

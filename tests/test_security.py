@@ -27,7 +27,7 @@ def run(args: list[str], **env) -> subprocess.CompletedProcess:
 def settings_in(**env) -> dict:
     code = ("import django, json; django.setup(); from django.conf import settings; "
             f"print(json.dumps({{name: getattr(settings, name, None) for name in {SHOWN!r}}}))")
-    result = run(["-c", code], DJANGO_SETTINGS_MODULE="project.settings", **env)
+    result = run(["-c", code], DJANGO_SETTINGS_MODULE="project.settings.base", **env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

@@ -77,7 +77,7 @@ def base_env(*, target: BenchTarget, fake_url: str, **extra: str) -> dict[str, s
     env = {
         **os.environ,
         "PYTHONPATH": str(BASE_DIR),
-        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DJANGO_SETTINGS_MODULE": "project.settings.base",
         "DATABASE_URL": target.database_url,
         "REDIS_URL": target.redis_url,
         # Production-like: DEBUG would keep every query in memory.

@@ -121,7 +121,7 @@ class ChaosRun:
         sizes = self.sizes
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "project.settings",
+            "DJANGO_SETTINGS_MODULE": "project.settings.base",
             "PYTHONPATH": str(settings.BASE_DIR),
             "PYTHONUNBUFFERED": "1",
             "DJANGO_DEBUG": "false",

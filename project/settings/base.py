@@ -1,10 +1,12 @@
 """
-Settings for the fracture follow-up service.
+Settings for the fracture follow-up service: every setting, with safe defaults.
 
 Every setting that differs between machines comes from the environment through
-the one ``env`` object below; the README has a table of them. The defaults run
-the whole service on one machine with nothing installed (SQLite under ``var/``,
-console SMS and email).
+the one ``env`` object below; the README has a table of them. With debug
+switched on (``local``, ``test``) the defaults run the whole service on one
+machine with nothing installed (SQLite under ``var/``, console SMS and email);
+with it off, as here by default, a secret key is required and cookies, HTTPS
+and HSTS take their production values.
 """
 
 from datetime import timedelta
@@ -13,7 +15,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
@@ -23,8 +25,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # GENERAL
 # ------------------------------------------------------------------------------
 # Off unless switched on: a deployment that forgets the variable must not run with
-# the development key, insecure cookies and the demo. `make run` and the tests
-# (project/settings_test.py) switch it on.
+# the development key, insecure cookies and the demo. `make run` (local.py) and
+# the tests (test.py) switch it on.
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # A fixed development key is only acceptable while DEBUG is on.
 SECRET_KEY = env(

@@ -1,0 +1,11 @@
+"""
+The service's settings, the cookiecutter-django way:
+
+- ``base``: every setting, each from the environment through one ``env``
+  object, with safe defaults: debug off, a secret key required. What
+  production runs, and the default of manage.py, the WSGI app and Celery.
+- ``local``: ``make run`` on a developer's machine: debug on, a development key.
+- ``test``: the test suite (pytest-django's ``DJANGO_SETTINGS_MODULE``).
+
+The environment always wins over what ``local`` and ``test`` set.
+"""
