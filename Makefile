@@ -35,6 +35,7 @@ chromium:
 ## The whole test suite, on DATABASE_URL (SQLite under var/ when unset).
 test: install chromium
 	mkdir -p var
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # The benchmarks make their own PostgreSQL database anew and wipe their own Redis db.

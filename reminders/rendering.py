@@ -20,6 +20,7 @@ from django.utils import translation
 from .models import REACHED_STATUSES, Channel, Language, Message
 from .content import is_gsm7, sms_cost
 from .sms_text import sms_text
+from .unsubscribe_links import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +120,6 @@ def message_context(*, message: Message, first_sms: bool | None = None) -> dict:
         "is_first_message": is_first_sms(message=message) if first_sms is None else first_sms,
     }
     if message.channel == Channel.EMAIL and patient.pk:
-        from .services.unsubscribe import unsubscribe_url
-
         context["unsubscribe_url"] = unsubscribe_url(patient=patient)
     return context
 

@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from .services.delivery import StatusUpdate, message_status_update
 from .services.inbound import inbound_receive
+from .tasks import send_escalation_alert
 
 logger = logging.getLogger(__name__)
 
@@ -107,4 +108,6 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         provider_message_id=sid, from_number=number.as_e164, to_number=_field(request, "To", limit=32),
         body=_field(request, "Body", limit=MAX_BODY_BYTES), opt_out_type=_field(request, "OptOutType", limit=16),
     )
+    if result.alert_escalation_id:
+        send_escalation_alert.delay_on_commit(result.alert_escalation_id)
     return _twiml(result.reply)

@@ -31,7 +31,7 @@ from reminders.services.health import ops_alerts_check
 from reminders.services.patients import patient_save
 from reminders.services.privacy import patient_forget
 from reminders.services.reconciliation import reconciliation_run
-from reminders.services.unsubscribe import unsubscribe_url
+from reminders.unsubscribe_links import unsubscribe_url
 from tests import twilio_fakes as fake
 from tests.test_webhooks import INBOUND, post, status_path
 

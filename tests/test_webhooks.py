@@ -21,7 +21,7 @@ from reminders.models import (
 )
 from reminders.services.dispatch import dispatch_cycle
 from reminders.services.enrollments import enrollment_create
-from reminders.services.unsubscribe import unsubscribe_url
+from reminders.unsubscribe_links import unsubscribe_url
 from tests import twilio_fakes as fake
 
 UTC = timezone.utc

@@ -15,7 +15,8 @@ from ..models import (
     Program,
     StatusReason,
 )
-from ..services.enrollments import enrollment_cancel, enrollment_plan
+from ..planning import enrollment_plan
+from ..services.enrollments import enrollment_cancel
 
 PROGRAM_SLUG = "after-procedure"
 # Back-dated messages the late policy must skip, and enrollments a coordinator

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ..models import SENT_STATUSES, Enrollment, EnrollmentStatus, Message, MessageStatus
-from ..services.enrollments import anchor_date_validate, enrollment_plan
+from ..planning import anchor_date_validate, enrollment_plan
 
 # Only messages still waiting move; anything in flight or finished is history.
 MOVABLE_STATUSES = (MessageStatus.PENDING, MessageStatus.PAUSED)

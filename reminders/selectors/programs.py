@@ -10,7 +10,6 @@ can show the same rows for a program or for one patient's enrollment.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from .. import rendering
 from ..content import sms_cost
+from ..program_files import program_file_read, step_fields
 from ..models import ANCHOR_EVENTS_BY_KIND, Channel, Clinic, Enrollment, Message, Patient, Program, Step
 from ..scheduling import local_send_time
 
@@ -159,16 +159,14 @@ def program_preview(
 def programs_from_files(*, paths: Iterable[Path]) -> list[tuple[Program, list[Step]]]:
     """Programs and their steps read from definition files into unsaved objects, for a
     preview of what loading them would give. Nothing is saved."""
-    from ..services.programs import _step_fields
-
     found = []
     for path in sorted(paths):
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data, _ = program_file_read(path=path)
         program = Program(slug=data["slug"], name=data["name"], kind=data["kind"],
                           description=data.get("description", ""))
         steps = []
         for index, raw in enumerate(data.get("steps", []), start=1):
             steps.append(Step(program=program, key=raw.get("key", ""),
-                              **_step_fields(raw, where=f"{path.name} step {index}")))
+                              **step_fields(raw, where=f"{path.name} step {index}")))
         found.append((program, steps))
     return found

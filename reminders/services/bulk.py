@@ -21,7 +21,7 @@ from simple_history.utils import bulk_create_with_history
 from ..models import ConsentActor, ConsentEvent, Enrollment, Message, Patient
 from .consent import CONSENT_FIELDS
 from .enrollment_intake import PatientIntake
-from .enrollments import enrollment_plan
+from ..planning import enrollment_plan
 
 
 @dataclass(frozen=True)

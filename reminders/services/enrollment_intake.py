@@ -11,7 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from ..models import Clinic, ConsentActor, Enrollment, Patient, Program
-from .enrollments import PlannedMessage, enrollment_create, enrollment_plan, enrollment_validate
+from ..planning import PlannedMessage, enrollment_plan
+from .enrollments import enrollment_create, enrollment_validate
 from .patients import patient_save
 
 PATIENT_FIELDS = (

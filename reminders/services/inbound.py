@@ -38,6 +38,9 @@ class InboundResult:
     inbound: InboundMessage
     reply: str | None  # the automatic answer to text back, if any
     duplicate: bool = False
+    # An urgent escalation this reply opened: its alert email is for the caller to send
+    # (a task), once the reply is committed.
+    alert_escalation_id: int | None = None
 
 
 def patients_for_number(*, number: str) -> list[Patient]:
@@ -106,20 +109,16 @@ def _escalate_answer(*, inbound: InboundMessage, check_in: Message, value: str) 
     )
 
 
-def _escalate_warning_signs(*, inbound: InboundMessage, signs: list[str]) -> bool:
-    """Open one urgent escalation per patient until a coordinator acknowledges it; True if opened now."""
+def _escalate_warning_signs(*, inbound: InboundMessage, signs: list[str]) -> Escalation | None:
+    """Open one urgent escalation per patient until a coordinator acknowledges it; the one opened now, if any."""
     escalation, opened = _escalation_open(
         key={"patient": inbound.patient, "kind": EscalationKind.RED_FLAG},
         fields={"clinic": inbound.clinic, "enrollment": inbound.enrollment, "inbound": inbound,
                 "urgency": Urgency.URGENT,
                 "summary": f"Warning signs in a reply: {', '.join(signs)}. Call the patient now."[:300]},
     )
-    if not opened:
-        return False  # the open one had its alert and its reply
-    from ..tasks import send_escalation_alert
-
-    send_escalation_alert.delay_on_commit(escalation.pk)
-    return True
+    # Not opened now: the open one had its alert and its reply.
+    return escalation if opened else None
 
 
 @transaction.atomic
@@ -140,7 +139,7 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
         inbound.enrollment = patient.enrollments.filter(status__in=["active", "paused"]).first()
 
     kind = keyword(body, opt_out_type=opt_out_type)
-    reply = None
+    reply, alert_escalation_id = None, None
     if kind in ("opt_out", "opt_in"):
         given = kind == "opt_in"
         inbound.kind = InboundKind.OPT_IN if given else InboundKind.OPT_OUT
@@ -167,8 +166,10 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
         if value is not None:
             _escalate_answer(inbound=inbound, check_in=check_in, value=value)
             reply = "answer_thanks"
-        if signs and _escalate_warning_signs(inbound=inbound, signs=signs):
+        opened = _escalate_warning_signs(inbound=inbound, signs=signs) if signs else None
+        if opened:
             reply = "red_flag"  # once per open escalation, not once per repeat
+            alert_escalation_id = opened.pk
     inbound.save()
     logger.info("inbound %s recorded as %s", inbound.pk, inbound.kind)
     text = None
@@ -176,4 +177,4 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
         # START says when the texts it brought back start again, or that none are waiting.
         context = {"next_text": patient_next_text_date(patient=patient)} if reply == "opt_in" else {}
         text = render_system_sms(name=reply, patient=patient, clinic=patient.clinic, context=context)
-    return InboundResult(inbound=inbound, reply=text)
+    return InboundResult(inbound=inbound, reply=text, alert_escalation_id=alert_escalation_id)

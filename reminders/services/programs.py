@@ -1,45 +1,21 @@
 """Loading care programs from their definition files under reminders/programs/."""
 
-import hashlib
 import logging
-import tomllib
 from dataclasses import dataclass
-from datetime import time, timedelta
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import Program, Step
+from ..program_files import PROGRAMS_DIR, program_file_read, step_fields
 
 logger = logging.getLogger(__name__)
-
-PROGRAMS_DIR = Path(__file__).resolve().parent.parent / "programs"
-
 
 @dataclass(frozen=True)
 class ProgramLoadResult:
     program: Program
     changed: bool
-
-
-def _step_fields(raw: dict, *, where: str) -> dict:
-    try:
-        hours, minutes = (int(part) for part in raw["time"].split(":"))
-        lateness = raw.get("max_lateness_hours", 12)
-        return {
-            "offset_days": int(raw["day"]),
-            "send_time": time(hours, minutes),
-            "channel": raw["channel"],
-            "topic": raw["topic"],
-            "template": raw["template"],
-            "max_lateness": None if lateness is None else timedelta(hours=lateness),
-            "asks": raw.get("asks", ""),
-            "escalate_when": raw.get("escalate_when", ""),
-            "escalation_note": raw.get("escalation_note", ""),
-        }
-    except (KeyError, ValueError) as exc:
-        raise ValidationError(f"{where}: {type(exc).__name__} {exc}") from exc
 
 
 @transaction.atomic
@@ -49,9 +25,7 @@ def program_load(*, path: Path) -> ProgramLoadResult:
     A changed file bumps the program's version. Messages already planned keep their
     rows and times; they render from the current templates when they are sent.
     """
-    content = path.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    data = tomllib.loads(content.decode("utf-8"))
+    data, digest = program_file_read(path=path)
     program = Program.objects.filter(slug=data["slug"]).first()
     if program and program.definition_hash == digest:
         return ProgramLoadResult(program=program, changed=False)
@@ -69,7 +43,7 @@ def program_load(*, path: Path) -> ProgramLoadResult:
     keys = []
     for index, raw in enumerate(data.get("steps", []), start=1):
         key = raw.get("key", "")
-        fields = _step_fields(raw, where=f"{path.name} step {index} ({key or 'no key'})")
+        fields = step_fields(raw, where=f"{path.name} step {index} ({key or 'no key'})")
         step = Step.objects.filter(program=program, key=key).first() or Step(program=program, key=key)
         for name, value in fields.items():
             setattr(step, name, value)

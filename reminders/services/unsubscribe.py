@@ -1,22 +1,8 @@
-"""Signed one-click unsubscribe links for email (RFC 8058)."""
-
-from django.conf import settings
-from django.core import signing
-from django.urls import reverse
+"""One-click unsubscribe (RFC 8058): following an email's link withdraws email consent."""
 
 from ..models import Channel, ConsentActor, Patient
+from ..unsubscribe_links import token_patient_id
 from .consent import consent_record
-
-SALT = "reminders.unsubscribe"
-
-
-def unsubscribe_token(*, patient: Patient) -> str:
-    return signing.dumps({"patient": patient.pk}, salt=SALT, compress=True)
-
-
-def unsubscribe_url(*, patient: Patient) -> str:
-    path = reverse("unsubscribe", args=[unsubscribe_token(patient=patient)])
-    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
 def unsubscribe_patient(*, token: str) -> Patient:
@@ -30,4 +16,4 @@ def unsubscribe_patient(*, token: str) -> Patient:
 
 def patient_for_token(*, token: str) -> Patient:
     """The patient a token names, without changing anything. Raises signing.BadSignature."""
-    return Patient.objects.get(pk=signing.loads(token, salt=SALT)["patient"])
+    return Patient.objects.get(pk=token_patient_id(token=token))

@@ -10,7 +10,7 @@ from reminders.models import MessageStatus, Program
 from reminders.rendering import render_message
 from reminders.services.enrollments import enrollment_create
 from reminders.services.programs import programs_load
-from reminders.services.unsubscribe import unsubscribe_url
+from reminders.unsubscribe_links import unsubscribe_url
 
 UTC = timezone.utc
 

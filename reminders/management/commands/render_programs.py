@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from reminders.models import Language, Program
 from reminders.selectors.programs import program_preview, programs_from_files
-from reminders.services.programs import PROGRAMS_DIR
+from reminders.program_files import PROGRAMS_DIR
 
 
 class Command(BaseCommand):
