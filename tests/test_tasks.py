@@ -13,7 +13,8 @@ from reminders.models import Message, MessageStatus
 from reminders.services.enrollments import enrollment_create
 from reminders.redis_client import BEAT_HEARTBEAT_KEY
 from reminders.services.delivery import unknown_messages_settle
-from reminders.services.dispatch import leases_recover, messages_claim, messages_send
+from reminders.services.claims import leases_recover, messages_claim
+from reminders.services.dispatch import messages_send
 from reminders.tasks import dispatch_due_messages, send_messages, settle_unknown_messages
 from reminders.testing.fake_twilio import FakeConfig
 
@@ -64,7 +65,7 @@ def test_beat_dispatch_sends_a_due_message_through_the_worker(worker, patient, p
 
 
 def test_a_send_task_delivered_twice_by_the_broker_sends_once(worker, patient, program, sms_outbox):
-    from reminders.services.dispatch import messages_claim
+    from reminders.services.claims import messages_claim
 
     enrollment = enroll(patient, program)
     message = enrollment.messages.get(step__key="day0")

@@ -13,7 +13,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from ..models import Message, MessageStatus
-from ..services.dispatch import dispatch_cycle, messages_claim
+from ..services.claims import messages_claim
+from ..services.dispatch import dispatch_cycle
 from . import data
 from .admin_pages import figure_admin, pages_measure
 from .environment import BenchTarget, analyze, bench_clinic, bench_program, data_wipe

@@ -10,15 +10,9 @@ from django.db import connection, connections
 from reminders.backends.sms import SmsSendError, SmsSent
 from reminders.backends.sms.base import BaseSmsBackend
 from reminders.models import Message, MessageStatus
-from reminders.services import dispatch
-from reminders.services.dispatch import (
-    Outcome,
-    dispatch_cycle,
-    leases_recover,
-    message_send,
-    messages_claim,
-    messages_send,
-)
+from reminders.services import dispatch, send_outcomes
+from reminders.services.claims import leases_recover, messages_claim
+from reminders.services.dispatch import Outcome, dispatch_cycle, message_send, messages_send
 from reminders.services.delivery import unknown_messages_settle
 from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_pause
 
@@ -427,7 +421,7 @@ def test_a_worker_dying_between_the_send_and_its_record_is_settled_without_a_sec
             raise WorkerDied
 
     with at(DAY0_DUE), monkeypatch.context() as patched:
-        patched.setattr(dispatch, "_accepted_record", die)
+        patched.setattr(send_outcomes, "accepted_record", die)
         [message_id] = messages_claim()
         with pytest.raises(WorkerDied):
             messages_send(message_ids=[message_id])

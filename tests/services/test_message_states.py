@@ -89,9 +89,9 @@ def test_a_stale_worker_records_nothing_over_the_claim_that_took_its_message(pat
         messages_send(message_ids=[message_id])
     stale = Message.objects.get(pk=message_id)  # as worker A read it, with A's claim
     Message.objects.filter(pk=message_id).update(status=S.SENDING, claim_token=uuid.uuid4())  # B holds it now
-    from reminders.services import dispatch
+    from reminders.services.send_outcomes import held_record
 
-    assert dispatch._finish(stale, status=S.FAILED, now=DAY0_DUE, reason="A's outcome") is False
+    assert held_record(stale, status=S.FAILED, now=DAY0_DUE, reason="A's outcome") is False
     assert Message.objects.get(pk=message_id).status == S.SENDING
 
 
