@@ -18,7 +18,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from .models import REACHED_STATUSES, Channel, Language, Message
-from .content import is_gsm7, sms_cost
+from .sms_encoding import is_gsm7, sms_cost
 from .sms_text import sms_text
 from .unsubscribe_links import unsubscribe_url
 

@@ -19,14 +19,14 @@ for an SMS whose template is GSM-7:
   Cyrillic ...) is not mangled into something unreadable: it keeps its letters,
   loses only its invisible characters, and goes as UCS-2, deliberately; the
   renderer logs that with the message id and the segments it costs (counted
-  by reminders.content.sms_cost), never the text.
+  by reminders.sms_encoding.sms_cost), never the text.
 
 A template written outside GSM-7 on purpose is left as it is.
 """
 
 import unicodedata
 
-from .content import GSM7_BASIC, GSM7_EXTENSION
+from .sms_encoding import GSM7_BASIC, GSM7_EXTENSION
 from .validators import JOINERS, is_invisible
 
 GSM7_CHARACTERS = GSM7_BASIC | GSM7_EXTENSION

@@ -169,7 +169,7 @@ def clinic_b(make_clinic):
 @pytest.fixture
 def coordinator_group(db):
     """The Coordinator group as the migration makes it (again: a transactional test empties tables)."""
-    from reminders.services.access import coordinator_group_ensure
+    from reminders.services.coordinator_group import coordinator_group_ensure
 
     return coordinator_group_ensure()
 

@@ -22,7 +22,7 @@ from reminders.models import Clinic, Message, Patient
 from reminders.rendering import render_message, render_system_sms
 from reminders.services.dispatch import dispatch_cycle
 from reminders.services.enrollments import enrollment_create
-from reminders.content import is_gsm7
+from reminders.sms_encoding import is_gsm7
 from reminders.sms_text import GSM7_CHARACTERS, sms_text
 from reminders.validators import is_invisible, validate_person_name
 

@@ -4,4 +4,4 @@ Every ModelAdmin showing clinic data is scoped to the user's clinics
 (``scoping.ClinicScopedAdminMixin``).
 """
 
-from . import enrollments, inbox, messages, patients  # noqa: F401  (registers the ModelAdmins)
+from . import enrollments, inbox, messages, patients, programs  # noqa: F401  (registers the ModelAdmins)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 
 from ..models import MessageStatus
-from ..selectors.access import clinics_for_user
+from ..selectors.clinic_scoping import clinics_for_user
 from ..selectors.dashboard import CHART_STATUSES, DayCounts, dashboard_build
 from .display import admin_page, age
 

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ..models import SENT_STATUSES, Enrollment, Message, MessageStatus
-from ..selectors.access import clinics_for_user
+from ..selectors.clinic_scoping import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from ..selectors.programs import program_preview
 from ..services.csv_import import CSV_COLUMNS, csv_size_problem, csv_template, enrollment_csv_import

@@ -1,105 +1,15 @@
-"""Programs (shared by all clinics) and the messages planned for patients."""
+"""The messages planned for patients: every one, with its status and reason."""
 
 from datetime import timedelta
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.http import Http404
-from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from ..backends.sms import twilio_errors
-from ..models import Language, Message, MessageStatus, Program, Step
-from ..selectors.access import clinics_for_user
-from ..selectors.programs import program_preview
-from ..refusals import quoted
-from .display import admin_page, local_time
-from .guards import RefusalsAdminMixin
+from ..models import Message, MessageStatus
+from .display import local_time
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
-
-
-# Programs and their steps come from reminders/programs/*.toml (`load_programs`): an
-# edit here would never reach the file, and a reload of an unchanged file keeps it
-# while a changed one overwrites it. So they are read here, and changed in the file.
-FROM_THE_FILE = ("Loaded from its file under reminders/programs/ by “python manage.py load_programs”; "
-                 "the name, description and steps are changed there, not on this page, and a changed "
-                 "file raises the version.")
-
-
-class StepInline(admin.TabularInline):
-    model = Step
-    fields = ["key", "offset_days", "send_time", "channel", "topic", "template", "max_lateness"]
-    readonly_fields = fields
-    verbose_name_plural = "Steps, as the program's file has them (change them there)"
-    extra = 0
-    ordering = ["offset_days", "send_time"]
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Program)
-class ProgramAdmin(RefusalsAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "kind", "version", "step_count", "is_active", "timeline_link"]
-    readonly_fields = ["name", "slug", "kind", "description", "version", "updated_at", "timeline_link"]
-    inlines = [StepInline]
-    fieldsets = [
-        (None, {"fields": ["name", "slug", "kind", "description", "timeline_link"], "description": FROM_THE_FILE}),
-        ("Enrolling", {"fields": ["is_active"],
-                       "description": "No one new can be enrolled in an inactive program."}),
-        ("Version", {"fields": ["version", "updated_at"]}),
-    ]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # a program is a file under reminders/programs/
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path("<path:object_id>/timeline/", self.admin_site.admin_view(self.timeline_view),
-                 name="%s_%s_timeline" % info),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description="Timeline")
-    def timeline_link(self, obj: Program) -> str:
-        if not obj.pk:
-            return "-"
-        url = reverse("admin:reminders_program_timeline", args=[obj.pk])
-        return format_html('<a href="{}">Every message, as patients read it</a>', url)
-
-    def timeline_view(self, request, object_id: str):
-        """The program's messages rendered as a patient of the user's clinic would get them."""
-        program = self.get_object(request, unquote(object_id))  # None for an id that is no number, too
-        if program is None:
-            raise Http404(f"No program with id {quoted(object_id)}.")
-        if not self.has_view_permission(request, program):
-            raise PermissionDenied
-        language = request.GET.get("language", Language.ENGLISH)
-        if language not in Language.values:
-            language = Language.ENGLISH
-        discreet = request.GET.get("discreet") == "1"
-        clinic = clinics_for_user(user=request.user).first()  # None: a sample clinic
-        rows = program_preview(program=program, language=language, clinic=clinic, discreet=discreet)
-        return admin_page(
-            request, model_admin=self, template="admin/reminders/program/timeline.html",
-            title=f"{program.name}: timeline", original=program, rows=rows, clinic=clinic,
-            language=language, discreet=discreet, languages=Language.choices,
-        )
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(step_total=Count("steps"))
-
-    @admin.display(description="Steps", ordering="step_total")
-    def step_count(self, obj: Program) -> int:
-        return obj.step_total
 
 
 class DueDateFilter(admin.SimpleListFilter):

@@ -8,7 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from ..models import Channel, Clinic, ConsentEvent, Coordinator, Enrollment, Patient
-from ..selectors.access import clinics_for_user
+from ..selectors.clinic_scoping import clinics_for_user
 from ..services.enrollment_intake import enrollment_intake_check, enrollment_intake_create
 from ..services.patients import patient_save
 from ..services.privacy import patient_forget

@@ -18,7 +18,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..refusals import Refused, quoted
-from ..selectors.access import choices_for_user, clinic_path_for, clinics_for_user, queryset_for_user
+from ..selectors.clinic_scoping import choices_for_user, clinic_path_for, clinics_for_user, queryset_for_user
 from .guards import RefusalsAdminMixin
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from ..selectors.access import coordinator_roles_for_user
+from ..selectors.clinic_scoping import coordinator_roles_for_user
 from ..services.sms_test import sms_test_render, sms_test_send_to_coordinator
 from .display import admin_page, mobile_ending
 from .forms import SmsTestSelfForm

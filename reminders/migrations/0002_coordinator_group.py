@@ -1,12 +1,46 @@
-"""The Coordinator group with least privilege (see reminders.services.access)."""
+"""The Coordinator group with least privilege, as it was when this migration was written.
 
+A migration keeps its own copy of the data rather than importing the live service
+(reminders.services.coordinator_group): a later change there must not change what
+this step did. A later change of the group's permissions comes with a migration of
+its own.
+"""
+
+from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from reminders.services.access import COORDINATOR_GROUP, coordinator_group_ensure
+COORDINATOR_GROUP = "Coordinator"
+COORDINATOR_PERMISSIONS = {
+    "clinic": ("view",),
+    "patient": ("view", "add", "change"),
+    "enrollment": ("view", "add", "change"),
+    "message": ("view",),
+    "consentevent": ("view",),
+    "inboundmessage": ("view",),
+    "checkinanswer": ("view",),
+    "escalation": ("view", "change"),
+    "program": ("view",),
+    "step": ("view",),
+}
 
 
 def coordinator_group_create(apps, schema_editor):
-    coordinator_group_ensure(apps=apps, using=schema_editor.connection.alias)
+    using = schema_editor.connection.alias
+    app_config = apps.get_app_config("reminders")
+    # On a new database permissions are made after all migrations; make ours now.
+    # A historical app config has no models module, which create_permissions needs.
+    had_module = getattr(app_config, "models_module", None)
+    app_config.models_module = had_module or True
+    try:
+        create_permissions(app_config, verbosity=0, using=using, apps=apps)
+    finally:
+        app_config.models_module = had_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    group, _ = Group.objects.using(using).get_or_create(name=COORDINATOR_GROUP)
+    codenames = {f"{action}_{model}" for model, actions in COORDINATOR_PERMISSIONS.items() for action in actions}
+    group.permissions.set(Permission.objects.using(using).filter(content_type__app_label="reminders",
+                                                                 codename__in=codenames))
 
 
 def coordinator_group_delete(apps, schema_editor):

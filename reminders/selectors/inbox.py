@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q
 
 from ..models import Escalation, Urgency
-from .access import queryset_for_user
+from .clinic_scoping import queryset_for_user
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .. import rendering
-from ..content import sms_cost
+from ..sms_encoding import sms_cost
 from ..program_files import program_file_read, step_fields
 from ..models import ANCHOR_EVENTS_BY_KIND, Channel, Clinic, Enrollment, Message, Patient, Program, Step
 from ..scheduling import local_send_time

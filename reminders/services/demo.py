@@ -27,7 +27,7 @@ from ..models import (
     Topic,
     Urgency,
 )
-from .access import coordinator_group_ensure
+from .coordinator_group import coordinator_group_ensure
 from .enrollments import enrollment_cancel, enrollment_create, enrollment_pause
 from .patients import patient_save
 

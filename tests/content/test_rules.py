@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from reminders.content import GSM7, non_gsm7_characters, reading_grade, sms_cost, spanish_reading_ease
+from reminders.sms_encoding import GSM7, non_gsm7_characters, sms_cost
 
 from .conftest import LANGUAGES, program_files
+from .readability import reading_grade, spanish_reading_ease
 from .rules import (
     CLINIC_TODAY_SIGNS,
     DIAGNOSIS_WORDS,

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from reminders.content import GSM7, sms_cost
+from reminders.sms_encoding import GSM7, sms_cost
 from reminders.rendering import render_system_sms
 
 from .samples import long_clinic, patient

@@ -6,8 +6,8 @@ from django.contrib.auth import authenticate
 from django.test import RequestFactory
 
 from reminders.models import Clinic, ConsentEvent, Coordinator, Enrollment, Escalation, InboundMessage
-from reminders.selectors.access import queryset_for_user
-from reminders.services.access import COORDINATOR_GROUP
+from reminders.selectors.clinic_scoping import queryset_for_user
+from reminders.services.coordinator_group import COORDINATOR_GROUP
 from reminders.services.demo import demo_seed
 
 

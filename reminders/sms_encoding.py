@@ -1,5 +1,5 @@
 """
-What a message costs and how hard it is to read: SMS encoding and segments, reading grade.
+What an SMS costs: its encoding and segments.
 
 SMS encoding follows GSM 03.38 / 3GPP TS 23.038 as carriers count it:
 
@@ -13,17 +13,10 @@ SMS encoding follows GSM 03.38 / 3GPP TS 23.038 as carriers count it:
   most accented letters such as ``á í ó ú``). One segment holds 70 UTF-16 code
   units; longer messages are split into segments of 67, and a surrogate pair
   (an emoji, for instance) is never split.
-
-Reading grade is the Flesch-Kincaid grade level as computed by ``textstat``
-(an optional test dependency, imported only when a grade is asked for). Spanish
-has no grade formula in common use; its reading ease is the Fernández-Huerta
-score (0-100, higher is easier; 70 and above reads as "fairly easy").
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 GSM7 = "GSM-7"
@@ -108,43 +101,3 @@ def sms_cost(text: str) -> SmsCost:
     else:
         encoding, units = UCS2, sum(_ucs2_units(char) for char in text)
     return SmsCost(encoding=encoding, units=units, segments=len(sms_segments(text)), characters=len(text))
-
-
-# -- Readability -------------------------------------------------------------------------------
-
-READING_FORMULA = "Flesch-Kincaid grade level (textstat.flesch_kincaid_grade)"
-SPANISH_READING_FORMULA = "Fernández-Huerta reading ease (textstat.fernandez_huerta)"
-
-_PHONE_LIKE = re.compile(r"\+?\(?\d[\d ().-]{5,}\d")
-_URL = re.compile(r"https?://\S+?(?=[.,;:!?)]*(?:\s|$))")
-
-
-def readability_text(text: str, *, names: Iterable[str] = ()) -> str:
-    """``text`` prepared for a reading-grade formula.
-
-    Proper names (the clinic's, the patient's) are replaced by one short word,
-    phone numbers by "our number" and links by "this link": the writer does not
-    choose them, a reader does not decode them syllable by syllable, and a long
-    clinic name would otherwise decide the grade of every message.
-    """
-    for name in sorted((n for n in names if n), key=len, reverse=True):
-        text = text.replace(name, "Ann")
-    text = _URL.sub("this link", text)
-    return _PHONE_LIKE.sub("our number", text)
-
-
-def reading_grade(text: str, *, names: Iterable[str] = ()) -> float:
-    """The Flesch-Kincaid grade of ``text`` (see ``readability_text``). Needs ``textstat``."""
-    import textstat
-
-    return float(textstat.flesch_kincaid_grade(readability_text(text, names=names)))
-
-
-def spanish_reading_ease(text: str, *, names: Iterable[str] = ()) -> float:
-    """The Fernández-Huerta reading ease of Spanish ``text`` (see ``readability_text``).
-    Needs ``textstat``; uses its own Spanish instance, so the shared one stays in English."""
-    from textstat.textstat import textstatistics
-
-    scorer = textstatistics()
-    scorer.set_lang("es")
-    return float(scorer.fernandez_huerta(readability_text(text, names=names)))

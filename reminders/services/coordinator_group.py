@@ -1,7 +1,7 @@
 """The Coordinator group: least privilege, kept as data and re-applied idempotently.
 
 Which clinic's rows a coordinator reaches is not a permission: it comes from
-their Coordinator rows (see ``reminders.selectors.access``). The group only says
+their Coordinator rows (see ``reminders.selectors.clinic_scoping``). The group only says
 what kind of thing they may look at or change.
 """
 
