@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 from ..models import SENT_STATUSES, Enrollment, Message, MessageStatus
 from ..selectors.clinic_scoping import clinics_for_user
@@ -206,15 +207,18 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
                 self.log_change(request, enrollment, f"{STATUS_WORDS[action][1].capitalize()}: {reason}")
                 done += 1
             if done:
-                self.message_user(request, f"{STATUS_WORDS[action][1].capitalize()} {done} "
-                                           f"enrollment{'s' if done != 1 else ''} ({reason}).", messages.SUCCESS)
+                self.message_user(request, ngettext("%(done)s %(n)d enrollment (%(reason)s).",
+                                                        "%(done)s %(n)d enrollments (%(reason)s).", done)
+                              % {"done": STATUS_WORDS[action][1].capitalize(), "n": done, "reason": reason},
+                              messages.SUCCESS)
             for message in refused:
                 self.message_user(request, f"Not {STATUS_WORDS[action][1]}: {message}", messages.ERROR)
             return None
         enrollments = list(queryset)
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/status_change.html",
-            title=f"{STATUS_WORDS[action][0]} {len(enrollments)} enrollment{'s' if len(enrollments) != 1 else ''}",
+            title=ngettext("%(verb)s %(n)d enrollment", "%(verb)s %(n)d enrollments", len(enrollments))
+            % {"verb": STATUS_WORDS[action][0], "n": len(enrollments)},
             form=form, enrollments=enrollments, action=action, action_name=f"{action}_enrollments",
             selected=selected or [], help=STATUS_HELP[action], verb=STATUS_WORDS[action][0],
             action_checkbox_name=helpers.ACTION_CHECKBOX_NAME, original=original,

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import ngettext
 
 from ..models import CheckInAnswer, Escalation, InboundKind, InboundMessage, Urgency
 from ..services.escalations import escalation_acknowledge
@@ -121,7 +122,7 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     def acknowledge(self, request, queryset):
         done = sum(escalation_acknowledge(escalation=e, acknowledged_by=request.user)
                    for e in queryset.filter(acknowledged_at__isnull=True))
-        self.message_user(request, f"Acknowledged {done} escalation{'s' if done != 1 else ''}.", messages.SUCCESS)
+        self.message_user(request, ngettext("Acknowledged %(n)d escalation.", "Acknowledged %(n)d escalations.", done) % {"n": done}, messages.SUCCESS)
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
 
 from ..models import Channel, Clinic, ConsentEvent, Coordinator, Enrollment, Patient
 from ..selectors.clinic_scoping import clinics_for_user
@@ -97,7 +98,7 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
             self.log_change(request, patient, "Forgotten: anonymized, counts kept")
             forgotten += 1
         if forgotten:
-            self.message_user(request, f"Forgot {forgotten} patient{'s' if forgotten != 1 else ''}.", messages.SUCCESS)
+            self.message_user(request, ngettext("Forgot %(n)d patient.", "Forgot %(n)d patients.", forgotten) % {"n": forgotten}, messages.SUCCESS)
         for message in refused:
             self.message_user(request, f"Not forgotten, try again in a minute: {message}", messages.ERROR)
 

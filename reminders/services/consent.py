@@ -5,6 +5,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from ..models import (
     UNSENT_STATUSES,
@@ -20,7 +21,9 @@ from .enrollments import enrollment_messages_plan_again
 from .message_states import message_transition
 
 CONSENT_FIELDS = {Channel.SMS: "sms_consent", Channel.EMAIL: "email_consent"}
-MESSAGE_NOUNS = {Channel.SMS: "text", Channel.EMAIL: "email"}
+# What a ledger entry says came back, by channel: singular, plural.
+PLANNED_AGAIN = {Channel.SMS: ("%(n)d text planned again", "%(n)d texts planned again"),
+                 Channel.EMAIL: ("%(n)d email planned again", "%(n)d emails planned again")}
 
 
 def _withdrawn_reason_start(channel: str) -> str:
@@ -55,8 +58,7 @@ def consent_record(
     if given:
         planned_again = _withdrawn_messages_plan_again(patient=patient, channel=channel, now=now)
         if planned_again:
-            noun = MESSAGE_NOUNS[channel] + ("s" if planned_again > 1 else "")
-            note = f"; {planned_again} {noun} planned again"
+            note = "; " + ngettext(*PLANNED_AGAIN[channel], planned_again) % {"n": planned_again}
     event = ConsentEvent.objects.create(
         patient=patient, channel=channel, given=given, actor=actor,
         source=source[:200 - len(note)] + note, recorded_by=recorded_by,
