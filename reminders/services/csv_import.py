@@ -93,8 +93,8 @@ def csv_size_problem(*, size: int) -> str:
     return f"the file is {size / 1024:.0f} KB; at most {max_bytes / 1024:.0f} KB per file (split it into several files)."
 
 
-def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """The data rows of a file, with their line numbers. Raises _Refused on a file-level problem."""
+def _csv_text(*, data: bytes) -> str:
+    """The file as text. Raises _Refused when it is too large, not UTF-8 or empty."""
     if problem := csv_size_problem(size=len(data)):
         raise _Refused([CsvError(0, "", problem)])
     try:
@@ -106,8 +106,11 @@ def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
             "save it as “CSV UTF-8 (comma delimited)”."))]) from exc
     if not text.strip():
         raise _Refused([CsvError(0, "", "the file is empty; download the template and fill it in.")])
+    return text
 
-    reader = csv.reader(io.StringIO(text, newline=""))
+
+def _csv_header(reader) -> list[str]:
+    """The header's column names. Raises _Refused with every problem of the header at once."""
     try:
         header = [name.strip().lower() for name in next(reader)]
     except csv.Error as exc:
@@ -123,7 +126,12 @@ def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
         {name for name in header if header.count(name) > 1})]
     if errors:
         raise _Refused(errors)
+    return header
 
+
+def _csv_data_rows(reader, *, header: list[str]) -> list[tuple[int, dict[str, str]]]:
+    """The rows after the header, by column name, blank lines left out. Raises _Refused
+    with every row that cannot be read, or when there are none or too many."""
     rows, errors = [], []
     try:
         for values in reader:
@@ -133,7 +141,7 @@ def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
             if len(values) != len(header):
                 errors.append(CsvError(line, "", f"{len(values)} values, expected {len(header)} (one per column)"))
                 continue
-            rows.append((line, {name: value.strip() for name, value in zip(header, values)}))
+            rows.append((line, {name: value.strip() for name, value in zip(header, values, strict=True)}))
     except csv.Error as exc:
         errors.append(CsvError(reader.line_num, "", f"cannot be read: {exc}"))
     if errors:
@@ -144,6 +152,12 @@ def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
     if len(rows) > max_rows:
         raise _Refused([CsvError(0, "", f"the file has {len(rows)} patients; at most {max_rows} per file.")])
     return rows
+
+
+def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The data rows of a file, with their line numbers. Raises _Refused on a file-level problem."""
+    reader = csv.reader(io.StringIO(_csv_text(data=data), newline=""))
+    return _csv_data_rows(reader, header=_csv_header(reader))
 
 
 class _Lookups:

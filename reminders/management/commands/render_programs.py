@@ -28,16 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--html", action="store_true", help="Include the emails' HTML (JSON only).")
 
     def handle(self, *args, **options):
-        if options["files"]:
-            programs = programs_from_files(paths=PROGRAMS_DIR.glob("*.toml"))
-        else:
-            programs = [(p, None) for p in Program.objects.filter(is_active=True).order_by("slug")]
-        if options["program"]:
-            wanted = set(options["program"])
-            programs = [(p, steps) for p, steps in programs if p.slug in wanted]
-            missing = wanted - {p.slug for p, _ in programs}
-            if missing:
-                raise CommandError(f"no such program: {', '.join(sorted(missing))}")
+        programs = self._programs(files=options["files"], wanted=set(options["program"] or []))
         if not programs and not options["json"]:
             self.stderr.write("No programs: run `manage.py load_programs`, or pass --files.")
         languages = options["language"] or list(Language.values)
@@ -57,17 +48,34 @@ class Command(BaseCommand):
             if (row.program, row.language) != heading:
                 heading = (row.program, row.language)
                 self.stdout.write(self.style.MIGRATE_HEADING(f"\n== {row.program} · {row.language} =="))
-            facts = [f"day {row.day}", row.time, row.channel, row.topic]
-            if row.asks:
-                facts.append(f"asks {row.asks}")
-            if row.channel == "sms":
-                facts.append(f"{row.encoding}, {row.segments} segment(s), {row.characters} chars")
-            if row.is_first_message:
-                facts.append("first SMS")
-            self.stdout.write("\n" + " · ".join(facts))
-            if row.subject:
-                self.stdout.write(f"  Subject: {row.subject}")
-            for line in row.text.splitlines() or [""]:
-                wrapped = textwrap.wrap(line, width=96) or [""]
-                for part in wrapped:
-                    self.stdout.write(f"  {part}")
+            self._write_row(row)
+
+    @staticmethod
+    def _programs(*, files: bool, wanted: set[str]) -> list:
+        """(program, steps read from its file or None) for the programs asked for."""
+        if files:
+            programs = programs_from_files(paths=PROGRAMS_DIR.glob("*.toml"))
+        else:
+            programs = [(p, None) for p in Program.objects.filter(is_active=True).order_by("slug")]
+        if wanted:
+            programs = [(p, steps) for p, steps in programs if p.slug in wanted]
+            missing = wanted - {p.slug for p, _ in programs}
+            if missing:
+                raise CommandError(f"no such program: {', '.join(sorted(missing))}")
+        return programs
+
+    def _write_row(self, row) -> None:
+        """One message as a reviewer reads it: its facts on a line, then its text, wrapped."""
+        facts = [f"day {row.day}", row.time, row.channel, row.topic]
+        if row.asks:
+            facts.append(f"asks {row.asks}")
+        if row.channel == "sms":
+            facts.append(f"{row.encoding}, {row.segments} segment(s), {row.characters} chars")
+        if row.is_first_message:
+            facts.append("first SMS")
+        self.stdout.write("\n" + " · ".join(facts))
+        if row.subject:
+            self.stdout.write(f"  Subject: {row.subject}")
+        for line in row.text.splitlines() or [""]:
+            for part in textwrap.wrap(line, width=96) or [""]:
+                self.stdout.write(f"  {part}")
