@@ -121,6 +121,43 @@ def _escalate_warning_signs(*, inbound: InboundMessage, signs: list[str]) -> Esc
     return escalation if opened else None
 
 
+def _consent_keyword(*, inbound: InboundMessage, patients: list[Patient], kind: str, body: str,
+                     opt_out_type: str) -> None:
+    """STOP or START (or Twilio's opt-out type): the number asked, so every patient texted at it is covered."""
+    given = kind == "opt_in"
+    inbound.kind = InboundKind.OPT_IN if given else InboundKind.OPT_OUT
+    # The ledger is kept for good: it names the keyword, never copies the text.
+    word = keyword_word(body)
+    source = f"{word} keyword" if keyword(word) == kind else f"Twilio OptOutType {opt_out_type.upper()[:16]}"
+    for each in patients:
+        consent_record(patient=each, channel=Channel.SMS, given=given,
+                       actor=ConsentActor.PATIENT_KEYWORD, source=source)
+
+
+def _patient_reply(*, inbound: InboundMessage, patient: Patient, body: str) -> tuple[str | None, int | None]:
+    """A patient's reply: a check-in answer, warning signs, or words for the coordinators.
+
+    Returns the automatic answer to text back, if any, and the urgent escalation
+    opened now, if any, whose alert the caller sends.
+    """
+    reply = None
+    check_in = _open_check_in(patient=patient)
+    value = parse_answer(body, asks=check_in.step.asks) if check_in else None
+    if value is not None:
+        inbound.kind = InboundKind.ANSWER
+        inbound.in_reply_to, inbound.enrollment = check_in, check_in.enrollment
+    signs = warning_signs(body)
+    if signs:
+        inbound.kind = InboundKind.RED_FLAG
+    if value is not None:
+        _escalate_answer(inbound=inbound, check_in=check_in, value=value)
+        reply = "answer_thanks"
+    opened = _escalate_warning_signs(inbound=inbound, signs=signs) if signs else None
+    if opened:
+        return "red_flag", opened.pk  # once per open escalation, not once per repeat
+    return reply, None
+
+
 @transaction.atomic
 def inbound_receive(*, provider_message_id: str, from_number: str, to_number: str = "",
                     body: str = "", opt_out_type: str = "") -> InboundResult:
@@ -141,35 +178,13 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
     kind = keyword(body, opt_out_type=opt_out_type)
     reply, alert_escalation_id = None, None
     if kind in ("opt_out", "opt_in"):
-        given = kind == "opt_in"
-        inbound.kind = InboundKind.OPT_IN if given else InboundKind.OPT_OUT
-        # The ledger is kept for good: it names the keyword, never copies the text.
-        word = keyword_word(body)
-        source = f"{word} keyword" if keyword(word) == kind else f"Twilio OptOutType {opt_out_type.upper()[:16]}"
-        # The number asked: every patient texted at it is covered.
-        for each in patients:
-            consent_record(patient=each, channel=Channel.SMS, given=given,
-                           actor=ConsentActor.PATIENT_KEYWORD, source=source)
+        _consent_keyword(inbound=inbound, patients=patients, kind=kind, body=body, opt_out_type=opt_out_type)
         reply = kind
     elif kind == "help":
         inbound.kind = InboundKind.HELP
         reply = "help"
     elif patient is not None:
-        check_in = _open_check_in(patient=patient)
-        value = parse_answer(body, asks=check_in.step.asks) if check_in else None
-        if value is not None:
-            inbound.kind = InboundKind.ANSWER
-            inbound.in_reply_to, inbound.enrollment = check_in, check_in.enrollment
-        signs = warning_signs(body)
-        if signs:
-            inbound.kind = InboundKind.RED_FLAG
-        if value is not None:
-            _escalate_answer(inbound=inbound, check_in=check_in, value=value)
-            reply = "answer_thanks"
-        opened = _escalate_warning_signs(inbound=inbound, signs=signs) if signs else None
-        if opened:
-            reply = "red_flag"  # once per open escalation, not once per repeat
-            alert_escalation_id = opened.pk
+        reply, alert_escalation_id = _patient_reply(inbound=inbound, patient=patient, body=body)
     inbound.save()
     logger.info("inbound %s recorded as %s", inbound.pk, inbound.kind)
     text = None
