@@ -55,7 +55,8 @@ def drop_query_strings(text: str) -> str:
 
 
 class DropQueryStrings(logging.Filter):
-    """For access lines: "GET /admin/reminders/patient/?q=Okafor HTTP/1.1" -> "GET /admin/reminders/patient/?[query] HTTP/1.1"."""
+    """For access lines: "GET /admin/reminders/patient/?q=Okafor HTTP/1.1"
+    -> "GET /admin/reminders/patient/?[query] HTTP/1.1"."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

@@ -477,9 +477,12 @@ class InboundMessage(models.Model):
     to_number = models.CharField(max_length=32, blank=True)
     body = models.TextField(blank=True)
     kind = models.CharField(max_length=16, choices=InboundKind.choices, default=InboundKind.REPLY)
-    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
-    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
-    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages")
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="inbound_messages")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="inbound_messages")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="inbound_messages")
     in_reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
     received_at = models.DateTimeField(auto_now_add=True)
 
@@ -522,8 +525,10 @@ class Escalation(models.Model):
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="escalations")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="escalations")
-    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
-    inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="escalations")
+    inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="escalations")
     kind = models.CharField(max_length=16, choices=EscalationKind.choices)
     # The check-in answered, for a check-in escalation: one is open per check-in step.
     step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations")

@@ -6,7 +6,7 @@ turned into an aware instant with zoneinfo, so daylight-saving changes between
 the anchor and day N move the UTC instant, not the local time.
 """
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 
@@ -20,7 +20,7 @@ def local_send_time(*, anchor_date: date, offset_days: int, send_time: time, zon
     day = anchor_date + timedelta(days=offset_days)
     local = datetime.combine(day, send_time, tzinfo=zone)
     # Round-trip through UTC to normalise a wall time inside a spring-forward gap.
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def in_quiet_hours(*, moment: datetime, zone: ZoneInfo, start: time, end: time) -> bool:
@@ -40,12 +40,12 @@ def local_day_bounds(*, first: date, zone: ZoneInfo, days: int = 1) -> tuple[dat
 def next_allowed_time(*, moment: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
     """``moment`` itself if it is outside quiet hours, else the end of the quiet window, in UTC."""
     if not in_quiet_hours(moment=moment, zone=zone, start=start, end=end):
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     local = moment.astimezone(zone)
     end_day = local.date()
     if start >= end and local.time() >= start:
         end_day += timedelta(days=1)  # the window started this evening and ends tomorrow
-    return datetime.combine(end_day, end, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
 
 
 def lateness_reason(*, max_lateness: timedelta | None, due_at: datetime, now: datetime) -> str | None:

@@ -36,7 +36,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 handler: our own refusals say why; others (a lookup the admin forbids) in general words."""
-    reason = exception.reason if isinstance(exception, Refused) else "The request was refused: it cannot be answered as it is."
+    reason = (exception.reason if isinstance(exception, Refused)
+              else "The request was refused: it cannot be answered as it is.")
     return refusal_response(request, reason=reason, status=400)
 
 

@@ -11,4 +11,4 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403

@@ -12,4 +12,4 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret-0123456789")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403

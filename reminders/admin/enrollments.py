@@ -180,15 +180,15 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
     # Pause, resume, cancel: from the list (several) or the enrollment's page (one).
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        app, model = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view
         return [
-            path("import-csv/", view(self.import_csv_view), name="%s_%s_import_csv" % info),
-            path("import-csv/template.csv", view(self.csv_template_view), name="%s_%s_csv_template" % info),
-            path("<path:object_id>/anchor-date/", view(self.anchor_change_view), name="%s_%s_anchor" % info),
-            path("<path:object_id>/timeline/", view(self.timeline_view), name="%s_%s_timeline" % info),
+            path("import-csv/", view(self.import_csv_view), name=f"{app}_{model}_import_csv"),
+            path("import-csv/template.csv", view(self.csv_template_view), name=f"{app}_{model}_csv_template"),
+            path("<path:object_id>/anchor-date/", view(self.anchor_change_view), name=f"{app}_{model}_anchor"),
+            path("<path:object_id>/timeline/", view(self.timeline_view), name=f"{app}_{model}_timeline"),
             *[path(f"<path:object_id>/{action}/", view(self.status_change_view), {"action": action},
-                   name=f"%s_%s_{action}" % info) for action in STATUS_SERVICES],
+                   name=f"{app}_{model}_{action}") for action in STATUS_SERVICES],
             *super().get_urls(),
         ]
 
@@ -207,18 +207,17 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
                 self.log_change(request, enrollment, f"{STATUS_WORDS[action][1].capitalize()}: {reason}")
                 done += 1
             if done:
-                self.message_user(request, ngettext("%(done)s %(n)d enrollment (%(reason)s).",
-                                                        "%(done)s %(n)d enrollments (%(reason)s).", done)
-                              % {"done": STATUS_WORDS[action][1].capitalize(), "n": done, "reason": reason},
-                              messages.SUCCESS)
+                self.message_user(request, ngettext("{done} {n} enrollment ({reason}).",
+                                                        "{done} {n} enrollments ({reason}).", done).format(
+                    done=STATUS_WORDS[action][1].capitalize(), n=done, reason=reason), messages.SUCCESS)
             for message in refused:
                 self.message_user(request, f"Not {STATUS_WORDS[action][1]}: {message}", messages.ERROR)
             return None
         enrollments = list(queryset)
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/status_change.html",
-            title=ngettext("%(verb)s %(n)d enrollment", "%(verb)s %(n)d enrollments", len(enrollments))
-            % {"verb": STATUS_WORDS[action][0], "n": len(enrollments)},
+            title=ngettext("{verb} {n} enrollment", "{verb} {n} enrollments", len(enrollments)).format(
+                verb=STATUS_WORDS[action][0], n=len(enrollments)),
             form=form, enrollments=enrollments, action=action, action_name=f"{action}_enrollments",
             selected=selected or [], help=STATUS_HELP[action], verb=STATUS_WORDS[action][0],
             action_checkbox_name=helpers.ACTION_CHECKBOX_NAME, original=original,

@@ -122,13 +122,14 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     def acknowledge(self, request, queryset):
         done = sum(escalation_acknowledge(escalation=e, acknowledged_by=request.user)
                    for e in queryset.filter(acknowledged_at__isnull=True))
-        self.message_user(request, ngettext("Acknowledged %(n)d escalation.", "Acknowledged %(n)d escalations.", done) % {"n": done}, messages.SUCCESS)
+        self.message_user(request, ngettext("Acknowledged {n} escalation.", "Acknowledged {n} escalations.",
+                                            done).format(n=done), messages.SUCCESS)
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        app, model = self.opts.app_label, self.opts.model_name
         return [
             path("<path:object_id>/acknowledge/", self.admin_site.admin_view(self.acknowledge_view),
-                 name="%s_%s_acknowledge" % info),
+                 name=f"{app}_{model}_acknowledge"),
             *super().get_urls(),
         ]
 

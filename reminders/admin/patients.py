@@ -98,7 +98,8 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
             self.log_change(request, patient, "Forgotten: anonymized, counts kept")
             forgotten += 1
         if forgotten:
-            self.message_user(request, ngettext("Forgot %(n)d patient.", "Forgot %(n)d patients.", forgotten) % {"n": forgotten}, messages.SUCCESS)
+            self.message_user(request, ngettext("Forgot {n} patient.", "Forgot {n} patients.",
+                                                forgotten).format(n=forgotten), messages.SUCCESS)
         for message in refused:
             self.message_user(request, f"Not forgotten, try again in a minute: {message}", messages.ERROR)
 
@@ -154,11 +155,11 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
         return ", ".join(str(c.label) for c in obj.channels()) or "nobody: no channel"
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        app, model = self.opts.app_label, self.opts.model_name
         return [
-            path("enroll/", self.admin_site.admin_view(self.enroll_view), name="%s_%s_enroll" % info),
+            path("enroll/", self.admin_site.admin_view(self.enroll_view), name=f"{app}_{model}_enroll"),
             path("<path:object_id>/test-sms/", self.admin_site.admin_view(self.sms_test_view),
-                 name="%s_%s_sms_test" % info),
+                 name=f"{app}_{model}_sms_test"),
             *super().get_urls(),
         ]
 

@@ -56,10 +56,10 @@ class ProgramAdmin(RefusalsAdminMixin, admin.ModelAdmin):
         return False  # a program is a file under reminders/programs/
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
+        app, model = self.opts.app_label, self.opts.model_name
         return [
             path("<path:object_id>/timeline/", self.admin_site.admin_view(self.timeline_view),
-                 name="%s_%s_timeline" % info),
+                 name=f"{app}_{model}_timeline"),
             *super().get_urls(),
         ]
 

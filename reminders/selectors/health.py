@@ -5,7 +5,7 @@ states only: nothing here may name a patient.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, UTC
 
 from django.conf import settings
 from django.db import connection
@@ -76,7 +76,7 @@ def beat_check(*, now: datetime, redis_ok: bool = True) -> Check:
     except RedisError as exc:
         return Check(ok=False, detail=f"unknown: Redis is unreachable ({type(exc).__name__})", values=values)
     try:
-        last = datetime.fromtimestamp(float(raw), tz=dt_timezone.utc)
+        last = datetime.fromtimestamp(float(raw), tz=UTC)
     except (TypeError, ValueError):
         return Check(ok=False, detail="no dispatch cycle recorded", values=values)
     age = max((now - last).total_seconds(), 0.0)

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from django.utils import timezone
+
 from .. import rendering
 from ..sms_encoding import sms_cost
 from ..program_files import program_file_read, step_fields
@@ -125,7 +127,7 @@ def program_preview(
         patient.language = language
     anchor_event = sorted(ANCHOR_EVENTS_BY_KIND.get(program.kind, {""}))[0]
     enrollment = Enrollment(patient=patient, program=program, anchor_event=anchor_event,
-                            anchor_date=anchor_date or date.today())
+                            anchor_date=anchor_date or timezone.now().astimezone(patient.zone).date())
     zone = patient.zone
     ordered = sorted(
         steps if steps is not None else program.steps.all(),

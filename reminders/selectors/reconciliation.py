@@ -104,7 +104,7 @@ class Reconciliation:
 
         def render(cells):
             return "  ".join(cell.ljust(w) if i < 2 or i == len(cells) - 1 else cell.rjust(w)
-                             for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+                             for i, (cell, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
         stuck = ", ".join(f"{name} {count}" for name, count in self.stuck_now.items())
         return "\n".join([

@@ -49,7 +49,7 @@ def enrollments_bulk_write(
     enrollments = bulk_create_with_history(
         [Enrollment(patient=patient, program=intake.program, anchor_event=intake.anchor_event,
                     anchor_date=intake.anchor_date, enrolled_by=enrolled_by)
-         for intake, patient in zip(intakes, patients)],
+         for intake, patient in zip(intakes, patients, strict=True)],
         Enrollment, batch_size=batch_size, default_user=enrolled_by, default_date=now,
     )
     written, planned = 0, []

@@ -22,8 +22,8 @@ from .message_states import message_transition
 
 CONSENT_FIELDS = {Channel.SMS: "sms_consent", Channel.EMAIL: "email_consent"}
 # What a ledger entry says came back, by channel: singular, plural.
-PLANNED_AGAIN = {Channel.SMS: ("%(n)d text planned again", "%(n)d texts planned again"),
-                 Channel.EMAIL: ("%(n)d email planned again", "%(n)d emails planned again")}
+PLANNED_AGAIN = {Channel.SMS: ("{n} text planned again", "{n} texts planned again"),
+                 Channel.EMAIL: ("{n} email planned again", "{n} emails planned again")}
 
 
 def _withdrawn_reason_start(channel: str) -> str:
@@ -58,7 +58,7 @@ def consent_record(
     if given:
         planned_again = _withdrawn_messages_plan_again(patient=patient, channel=channel, now=now)
         if planned_again:
-            note = "; " + ngettext(*PLANNED_AGAIN[channel], planned_again) % {"n": planned_again}
+            note = "; " + ngettext(*PLANNED_AGAIN[channel], planned_again).format(n=planned_again)
     event = ConsentEvent.objects.create(
         patient=patient, channel=channel, given=given, actor=actor,
         source=source[:200 - len(note)] + note, recorded_by=recorded_by,

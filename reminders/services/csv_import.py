@@ -90,7 +90,8 @@ def csv_size_problem(*, size: int) -> str:
     max_bytes = settings.CSV_IMPORT_MAX_BYTES
     if size <= max_bytes:
         return ""
-    return f"the file is {size / 1024:.0f} KB; at most {max_bytes / 1024:.0f} KB per file (split it into several files)."
+    return (f"the file is {size / 1024:.0f} KB; at most {max_bytes / 1024:.0f} KB per file "
+            "(split it into several files).")
 
 
 def _csv_text(*, data: bytes) -> str:

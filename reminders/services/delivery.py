@@ -168,7 +168,8 @@ def message_status_update(*, update: StatusUpdate, now: datetime | None = None) 
         if twilio_errors.is_retryable(code):
             # Known not delivered, so sending again cannot make a duplicate.
             return bool(message_retry_or_fail(message=message, code=code, reason=reason, provider_evidence=True,
-                                              handed_over=handed_over, from_statuses=ACCEPTED, now=now, fallback=fallback))
+                                              handed_over=handed_over, from_statuses=ACCEPTED, now=now,
+                                              fallback=fallback))
         return sms_failed(message=message, code=code, reason=reason, from_statuses=ACCEPTED, now=now,
                           fallback=fallback, opted_out=code == twilio_errors.OPTED_OUT, provider_evidence=True,
                           handed_over=handed_over)

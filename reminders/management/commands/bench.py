@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Run the benchmarks (issue 6) on PostgreSQL, Redis, real Celery worker and beat processes and "
         "the Twilio fake; print a table, or JSON with --json. Needs DATABASE_URL naming a database with "
-        "a name starting with 'bench' (made anew for each run, wiped between figures) and REDIS_URL with a db of its own."
+        "a name starting with 'bench' (made anew for each run, wiped between figures) and REDIS_URL with a db "
+        "of its own."
     )
 
     def add_arguments(self, parser):
