@@ -7,11 +7,22 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from ..scheduling import duration_words
+
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def send_fate(*, skipped: bool, sends_late: bool, max_lateness: timedelta | None) -> str:
+    """What will happen to a planned message, in words: the preview says what will not happen too."""
+    if skipped:
+        return f"Skipped: too late (allowed {duration_words(max_lateness)})" if max_lateness else "Skipped: too late"
+    if sends_late:
+        return "Sends now (late)"
+    return "Will be sent"
 
 
 def age(delta: timedelta) -> str:
