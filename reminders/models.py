@@ -582,3 +582,20 @@ class Escalation(models.Model):
     def __str__(self) -> str:
         return f"{self.get_urgency_display()} escalation {self.pk}"
 
+
+class EscalationNote(models.Model):
+    """What a coordinator did about an escalation (called the patient, booked a visit...). Append-only:
+    the notes are the escalation's history, each with who wrote it and when."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(max_length=1000)
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on escalation {self.escalation_id}"
