@@ -77,3 +77,8 @@ def clinic_zone_for_user(*, user: AbstractBaseUser | AnonymousUser) -> str | Non
         return None
     zones = set(clinics_for_user(user=user).values_list("time_zone", flat=True).distinct()[:2])
     return zones.pop() if len(zones) == 1 else None
+
+
+def demo_has_data() -> bool:
+    """Whether any clinic exists: the demo is seeded only into an empty database."""
+    return Clinic.objects.exists()
