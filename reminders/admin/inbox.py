@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from ..models import CheckInAnswer, Escalation, EscalationKind, InboundKind, InboundMessage, Urgency
 from ..selectors.clinic_scoping import clinics_for_user
 from ..services.escalations import escalation_acknowledge, escalation_note_add
-from .display import age, local_time
+from .display import age, cut, local_time, short_local_time
 from .scoping import ClinicScopedAdminMixin, clinic_list_filter
 
 KIND_COLOURS = {InboundKind.RED_FLAG: "#cf222e", InboundKind.OPT_OUT: "#9a6700", InboundKind.HELP: "#9a6700"}
@@ -92,8 +92,8 @@ def phone_link(number) -> str:
 @admin.register(Escalation)
 class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     # Short columns, so Kind, Age and Acknowledged fit at 1280 px; the clinic only for users of several.
-    list_display = ["urgency_badge", "summary_short", "patient", "phone", "language", "kind_short", "age_display",
-                    "acknowledged", "clinic"]
+    list_display = ["urgency_badge", "summary_short", "patient_short", "phone_and_language", "kind_short",
+                    "age_display", "acknowledged_short", "clinic"]
     list_display_links = ["summary_short"]
     list_filter = [OpenFilter, "urgency", "kind", clinic_list_filter("clinic")]
     search_fields = ["patient__last_name", "patient__first_name", "summary"]
@@ -125,16 +125,21 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Urgency", ordering="urgency")
     def urgency_badge(self, obj: Escalation):
         colour = "#cf222e" if obj.urgency == Urgency.URGENT else "inherit"
-        state = "" if obj.acknowledged_at else " · open"
-        return format_html('<strong style="color:{}">{}</strong>{}', colour, obj.get_urgency_display(), state)
+        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_urgency_display())
 
     @admin.display(description="Summary", ordering="summary")
     def summary_short(self, obj: Escalation):
-        return format_html('<span title="{}">{}</span>', obj.summary, Truncator(obj.summary).chars(60))
+        return cut(obj.summary, width="s")
 
     @admin.display(description="Phone")
     def phone(self, obj: Escalation):
         return phone_link(obj.patient.mobile)
+
+    @admin.display(description="Phone, language")
+    def phone_and_language(self, obj: Escalation):
+        return format_html("<span style=\"white-space:nowrap\">{}</span> <span class=\"followup-note\">{}</span>",
+                           phone_link(obj.patient.mobile),
+                           obj.patient.get_language_display())
 
     @admin.display(description="Language", ordering="patient__language")
     def language(self, obj: Escalation) -> str:
@@ -153,6 +158,17 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
         if obj.acknowledged_at:
             return f"took {age(obj.acknowledged_at - obj.created_at)}"
         return f"open {age(timezone.now() - obj.created_at)}"
+
+    @admin.display(description="Patient", ordering="patient__last_name")
+    def patient_short(self, obj: Escalation):
+        return cut(str(obj.patient), width="s")
+
+    @admin.display(description="Acknowledged", ordering="acknowledged_at")
+    def acknowledged_short(self, obj: Escalation):
+        if not obj.acknowledged_at:
+            return "not yet"
+        when = short_local_time(obj.acknowledged_at, zoneinfo.ZoneInfo(obj.clinic.time_zone))
+        return cut(f"{when} by {obj.acknowledged_by or 'a former user'}", width="m")
 
     @admin.display(description="Acknowledged", ordering="acknowledged_at")
     def acknowledged(self, obj: Escalation) -> str:

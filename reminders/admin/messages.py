@@ -5,12 +5,11 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.text import Truncator
 
 from ..backends.sms import twilio_errors
 from ..models import Message, MessageStatus
 from ..selectors.clinic_scoping import clinics_for_user
-from .display import local_time
+from .display import cut, local_time, short_local_time
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
 
 
@@ -71,7 +70,7 @@ STATUS_COLOURS = {"sent": "#1a7f37", "delivered": "#1a7f37", "failed": "#cf222e"
 @admin.register(Message)
 class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     # Short columns, one line a row at 1280 px; the clinic only for users of several clinics.
-    list_display = ["patient", "step_label", "channel", "due_local", "status_badge", "reason_short", "clinic"]
+    list_display = ["patient_short", "step_label", "channel", "due_short", "status_badge", "reason_short", "clinic"]
     list_display_links = ["step_label"]
     list_filter = ["status", "channel", clinic_list_filter("enrollment__patient__clinic"), DueDateFilter,
                    ErrorCodeFilter]
@@ -124,19 +123,25 @@ class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     def patient(self, obj: Message):
         return obj.enrollment.patient
 
+    @admin.display(description="Patient", ordering="enrollment__patient__last_name")
+    def patient_short(self, obj: Message):
+        return cut(str(obj.enrollment.patient), width="s")
+
     @admin.display(description="Clinic")
     def clinic(self, obj: Message):
         return obj.enrollment.patient.clinic
 
     @admin.display(description="Step")
-    def step_label(self, obj: Message) -> str:
-        return str(obj.step)
+    def step_label(self, obj: Message):
+        return cut(str(obj.step), width="m")
 
     @admin.display(description="Reason")
     def reason_short(self, obj: Message):
-        if not obj.reason:
-            return ""
-        return format_html('<span title="{}">{}</span>', obj.reason, Truncator(obj.reason).chars(48))
+        return cut(obj.reason, width="l") if obj.reason else ""
+
+    @admin.display(description="Due (patient's zone)", ordering="due_at")
+    def due_short(self, obj: Message) -> str:
+        return short_local_time(obj.due_at, obj.enrollment.patient.zone)
 
     def _local(self, obj: Message, moment) -> str:
         return local_time(moment, obj.enrollment.patient.zone)

@@ -19,7 +19,7 @@ def test_the_escalation_list_shows_the_phone_and_language(coord_a_client, side_a
     page = coord_a_client.get(reverse("admin:reminders_escalation_changelist"))
     html = page.content.decode()
     assert 'href="tel:+12025550101"' in html
-    assert '<td class="field-language">English</td>' in html
+    assert '<span class="followup-note">English</span>' in html
 
 
 def test_a_note_is_kept_with_who_and_when(coord_a_client, coord_a, side_a):
