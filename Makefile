@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test chromium bench bench-quick chaos chaos-quick clean
+.PHONY: install run demo-reset test chromium bench bench-quick chaos chaos-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,17 @@ run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_programs
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --if-empty
 	PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+## Empty the database (DATABASE_URL, the SQLite file under var/ by default) and seed a fresh demo.
+demo-reset: export DJANGO_SETTINGS_MODULE ?= project.settings.local
+demo-reset: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py flush --noinput
+	$(BIN)/python manage.py load_programs
+	$(BIN)/python manage.py seed_demo
 
 ## Debian's chromium for the browser tests (never a downloaded browser); needs root.
 chromium:

@@ -1,7 +1,8 @@
+import logging
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import after_setup_logger, task_postrun, task_prerun
 
 # Set the default Django settings module for the 'celery' program.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.base")
@@ -25,3 +26,14 @@ def close_old_database_connections(task=None, **kwargs) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@after_setup_logger.connect
+def quiet_beat_ticks(logger=None, **kwargs) -> None:
+    """Celery sets up the root logger itself: keep the service's filters on its handlers
+    (no contact details; beat's periodic task lines only at DEBUG)."""
+    from reminders.log_filters import QuietBeatTicks, RedactContactDetails
+
+    for handler in (logger or logging.getLogger()).handlers:
+        handler.addFilter(RedactContactDetails())
+        handler.addFilter(QuietBeatTicks())

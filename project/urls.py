@@ -6,6 +6,7 @@ from reminders import views, webhooks
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("webhooks/twilio/status/<int:message_id>/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),

@@ -67,3 +67,22 @@ class DropQueryStrings(logging.Filter):
         if dropped != message:
             record.msg, record.args = dropped, None
         return True
+
+
+# Beat's own tasks run every few seconds; their lines say nothing unless something is wrong.
+BEAT_TICK_TASKS = ("dispatch_due_messages", "settle_unknown_messages", "check_health_and_alert")
+# Celery's "Task ... received", "Task ... succeeded" and beat's "Sending due task" lines.
+CELERY_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
+
+
+class QuietBeatTicks(logging.Filter):
+    """Celery's INFO lines about beat's periodic tasks only at DEBUG (LOG_LEVEL=DEBUG); the same lines
+    for send tasks, and anything at WARNING or above, always pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith(CELERY_TASK_LOGGERS):
+            return True
+        if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return True
+        message = record.getMessage()
+        return not any(task in message for task in BEAT_TICK_TASKS)

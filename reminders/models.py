@@ -3,6 +3,7 @@ The follow-up domain: clinics enroll patients in programs; every planned send
 is a Message row, and those rows are the schedule.
 """
 
+import re
 import zoneinfo
 from datetime import time, timedelta
 
@@ -223,6 +224,15 @@ class AnswerKind(models.TextChoices):
     CHOICE_1_3 = "choice_1_3", "Reply 1, 2 or 3"
 
 
+def step_title(*, key: str, topic: str) -> str:
+    """A step in words, from its key and topic: "Welcome / warning signs", "Pain check / pain"."""
+    words = re.sub(r"^day\d+[-_]?", "", key).replace("-", " ").replace("_", " ").strip()
+    label = str(Topic(topic).label) if topic in Topic.values else topic.replace("_", " ")
+    if not words or words.lower() == label.lower():
+        return label
+    return f"{words[0].upper()}{words[1:]} / {label.lower()}"
+
+
 class Step(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(help_text="Stable name of the step within its program.")
@@ -253,7 +263,11 @@ class Step(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.program.slug}: day {self.offset_days} {self.key}"
+        return f"Day {self.offset_days} · {self.title}"
+
+    @property
+    def title(self) -> str:
+        return step_title(key=self.key, topic=self.topic)
 
     def channels(self) -> list[str]:
         if self.channel == StepChannel.BOTH:
@@ -274,6 +288,7 @@ class StatusReason(models.TextChoices):
     CONSULTATION_ATTENDED = "consultation_attended", "Consultation attended"
     PROCEDURE_DONE = "procedure_done", "Procedure done"
     ADMITTED_TO_HOSPITAL = "admitted_to_hospital", "Admitted to hospital"
+    DISCHARGED_FROM_HOSPITAL = "discharged_from_hospital", "Discharged from hospital"
     DECEASED = "deceased", "Deceased"
     MOVED_AWAY = "moved_away", "Moved away"
     PATIENT_REQUEST = "patient_request", "Patient request"
@@ -566,3 +581,21 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_urgency_display()} escalation {self.pk}"
+
+
+class EscalationNote(models.Model):
+    """What a coordinator did about an escalation (called the patient, booked a visit...). Append-only:
+    the notes are the escalation's history, each with who wrote it and when."""
+
+    escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(max_length=1000)
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on escalation {self.escalation_id}"

@@ -25,6 +25,8 @@ class PlannedMessage:
     due_at: datetime
     status: str
     reason: str
+    # Already past its due time but within its late policy: it goes out at once, late.
+    sends_late: bool = False
 
     def unsaved_message(self, *, enrollment: Enrollment) -> Message:
         return Message(enrollment=enrollment, step=self.step, channel=self.channel, scheduled_at=self.scheduled_at,
@@ -58,12 +60,12 @@ def enrollment_plan(
                     moment=scheduled_at, zone=zone,
                     start=clinic.quiet_hours_start, end=clinic.quiet_hours_end,
                 )
-            late = lateness_reason(max_lateness=step.max_lateness, due_at=due_at, now=now)
+            late = lateness_reason(max_lateness=step.max_lateness, due_at=due_at, now=now, zone=zone)
             planned.append(
                 PlannedMessage(
                     step=step, channel=channel, scheduled_at=scheduled_at, due_at=due_at,
                     status=MessageStatus.SKIPPED if late else MessageStatus.PENDING,
-                    reason=late or "",
+                    reason=late or "", sends_late=not late and due_at < now,
                 )
             )
     return planned

@@ -48,8 +48,29 @@ def next_allowed_time(*, moment: datetime, zone: ZoneInfo, start: time, end: tim
     return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
 
 
-def lateness_reason(*, max_lateness: timedelta | None, due_at: datetime, now: datetime) -> str | None:
-    """Why a message due at ``due_at`` is too late to send at ``now`` (the late policy), or None."""
+def duration_words(delta: timedelta) -> str:
+    """A duration as people say it: "8 hours", "1 day 12 hours", "90 minutes" -> "1 hour 30 minutes"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute"))
+             if n]
+    return " ".join(parts) or "0 minutes"
+
+
+def moment_words(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment in ``zone`` with the zone's abbreviation, e.g. "30 Nov 10:00 EST"."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %H:%M} {local.tzname()}"
+
+
+def lateness_reason(
+    *, max_lateness: timedelta | None, due_at: datetime, now: datetime, zone: ZoneInfo
+) -> str | None:
+    """Why a message due at ``due_at`` is too late to send at ``now`` (the late policy), or None.
+
+    In words and in ``zone`` (the patient's), e.g. "too late: due 30 Nov 10:00 EST, allowed 8 hours".
+    """
     if max_lateness is None or now <= due_at + max_lateness:
         return None
-    return f"too late: due {due_at:%Y-%m-%d %H:%M} UTC, allowed lateness {max_lateness}"
+    return f"too late: due {moment_words(due_at, zone)}, allowed {duration_words(max_lateness)}"

@@ -46,3 +46,8 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     message = exception.args[0] if isinstance(exception, Http404) and exception.args else ""
     reason = message if isinstance(message, str) and message else "There is no page at this address."
     return refusal_response(request, reason=reason, status=404)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """No icon, and no 404 in the log for every page a browser opens."""
+    return HttpResponse(status=204)

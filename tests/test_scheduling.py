@@ -106,7 +106,9 @@ def test_allowed_time_is_left_alone():
 
 def test_late_policy():
     due = utc(2026, 6, 1, 9, 0)
-    assert lateness_reason(max_lateness=timedelta(hours=2), due_at=due, now=due + timedelta(hours=2)) is None
-    reason = lateness_reason(max_lateness=timedelta(hours=2), due_at=due, now=due + timedelta(hours=2, seconds=1))
+    assert lateness_reason(max_lateness=timedelta(hours=2), due_at=due, now=due + timedelta(hours=2),
+                           zone=LONDON) is None
+    reason = lateness_reason(max_lateness=timedelta(hours=2), due_at=due, now=due + timedelta(hours=2, seconds=1),
+                             zone=LONDON)
     assert reason.startswith("too late")
-    assert lateness_reason(max_lateness=None, due_at=due, now=due + timedelta(days=300)) is None
+    assert lateness_reason(max_lateness=None, due_at=due, now=due + timedelta(days=300), zone=LONDON) is None

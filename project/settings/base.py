@@ -37,9 +37,13 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 TIME_ZONE = "UTC"
 USE_TZ = True
 LANGUAGE_CODE = "en"
+# Dates and times with the zone's abbreviation (project/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["project.formats"]
 USE_I18N = True
 # Where coordinators reach the service; used for links in messages and callbacks.
-PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# The port `make run` serves on; where the service is reached follows it unless set.
+WEB_PORT = env.int("WEB_PORT", default=8000)
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{WEB_PORT}")
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -97,6 +101,8 @@ MIDDLEWARE = [
     # A request refused for its own input (a NUL in the query, a filter value that is no
     # id) gets a 400 page that says why; after the user is known, for the admin's frame.
     "reminders.middleware.RefusalMiddleware",
+    # The admin shows times in the zone of the user's clinic(s), with its abbreviation.
+    "reminders.middleware.ClinicTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who made each change in the audit history.
@@ -367,13 +373,14 @@ LOGGING = {
     "filters": {
         "redact_contact_details": {"()": "reminders.log_filters.RedactContactDetails"},
         "drop_query_strings": {"()": "reminders.log_filters.DropQueryStrings"},
+        "quiet_beat_ticks": {"()": "reminders.log_filters.QuietBeatTicks"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain",
-                    "filters": ["redact_contact_details"]},
+                    "filters": ["redact_contact_details", "quiet_beat_ticks"]},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {

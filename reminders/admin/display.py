@@ -6,12 +6,34 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from ..scheduling import duration_words, moment_words
 
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def cut(text: str, *, width: str = "m"):
+    """A list cell cut to one line (the whole text in its title): width "s", "m" or "l"."""
+    return format_html('<span class="cut cut-{}" title="{}">{}</span>', width, text, text)
+
+
+def short_local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A list's time: "30 Nov 10:00 EST" (the year is in the list's date bar)."""
+    return "-" if moment is None else moment_words(moment, zone)
+
+
+def send_fate(*, skipped: bool, sends_late: bool, max_lateness: timedelta | None) -> str:
+    """What will happen to a planned message, in words: the preview says what will not happen too."""
+    if skipped:
+        return f"Skipped: too late (allowed {duration_words(max_lateness)})" if max_lateness else "Skipped: too late"
+    if sends_late:
+        return "Sends now (late)"
+    return "Will be sent"
 
 
 def age(delta: timedelta) -> str:

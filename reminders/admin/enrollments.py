@@ -27,7 +27,7 @@ from ..services.enrollments import (
     enrollment_resume,
     enrollment_validate,
 )
-from .display import admin_page, local_time
+from .display import admin_page, local_time, send_fate
 from .forms import AnchorChangeForm, CsvUploadForm, StatusChangeForm, errors_to_form
 from .scoping import CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
 
@@ -40,13 +40,21 @@ STATUS_HELP = {
 }
 
 
+def timeline_row(row, message: Message | None) -> dict:
+    """A rendered timeline row with the status of the message it became, in words."""
+    return {**vars(row), "title": row.title, "asks_label": row.asks_label,
+            "status_label": message.get_status_display() if message else "not planned",
+            "status_reason": message.reason if message else ""}
+
+
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ["step", "channel", "send_time_local", "status", "reason", "sent_at"]
+    fields = ["step", "channel", "send_time_local", "status", "reason", "sent_at_local"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-    ordering = ["due_at", "id"]
+    # In the order of the program's days, not of the send times quiet hours moved.
+    ordering = ["step__offset_days", "step__send_time", "step__key", "channel"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("step", "enrollment__patient__clinic")
@@ -60,6 +68,10 @@ class MessageInline(admin.TabularInline):
     @admin.display(description="Send time (patient's zone)")
     def send_time_local(self, obj: Message) -> str:
         return local_time(obj.due_at, obj.enrollment.patient.zone)
+
+    @admin.display(description="Sent (patient's zone)")
+    def sent_at_local(self, obj: Message) -> str:
+        return local_time(obj.sent_at, obj.enrollment.patient.zone)
 
 
 class EnrollmentAddForm(forms.ModelForm):
@@ -131,6 +143,13 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
                                            "To enroll someone new, use “Enroll a new patient” on the patients page."})]
         return self.fieldsets
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None:
+            # Every field is read-only once enrolled: changes go through the page's own buttons.
+            extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                             "show_save_and_add_another": False, "show_delete": False}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
@@ -172,9 +191,11 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
             anchor_date=enrollment.anchor_date, first_sms_step=first_sms,
             steps=list(enrollment.program.steps.filter(messages__enrollment=enrollment).distinct()),
         )
+        messages_by_step = {(m.step.key, m.channel): m for m in enrollment.messages.select_related("step")}
+        rows = [timeline_row(row, messages_by_step.get((row.step, row.channel))) for row in rows]
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/timeline.html",
-            title=f"Timeline of {patient}", original=enrollment, rows=rows, patient=patient,
+            title=f"Timeline of {patient}", original=enrollment, rows=rows, patient=patient, with_status=True,
         )
 
     # Pause, resume, cancel: from the list (several) or the enrollment's page (one).
@@ -272,22 +293,28 @@ class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
         rows = []
         if preview:
             zone = preview.zone
-            labels = {AnchorChange.MOVES: "moves", AnchorChange.SKIPPED: "now in the past: skipped as too late",
-                      AnchorChange.SENT: "already sent: unchanged", AnchorChange.UNCHANGED: "unchanged"}
+            labels = {AnchorChange.MOVES: "moves", AnchorChange.SENT: "already sent: unchanged",
+                      AnchorChange.UNCHANGED: "unchanged"}
             for row in preview.rows:
                 message = row.message
+                if row.change == AnchorChange.SKIPPED or row.sends_late:
+                    label = send_fate(skipped=row.change == AnchorChange.SKIPPED, sends_late=row.sends_late,
+                                      max_lateness=message.step.max_lateness).lower()
+                else:
+                    label = labels[row.change]
                 rows.append({
-                    "step": f"day {message.step.offset_days}: {message.step.get_topic_display()}",
+                    "step": str(message.step),
                     "channel": message.get_channel_display(), "status": message.get_status_display(),
                     "old": local_time(message.due_at, zone), "new": local_time(row.new_due_at, zone),
-                    "change": row.change.value, "label": labels[row.change],
-                    "reason": row.reason if row.change == AnchorChange.UNCHANGED else "",
+                    "change": row.change.value, "label": label, "late": row.sends_late,
+                    "reason": row.reason if row.change in (AnchorChange.UNCHANGED, AnchorChange.SKIPPED) else "",
                 })
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/anchor_change.html",
             title=f"Correct the anchor date of {enrollment}", original=enrollment, form=form,
             preview=preview, rows=rows,
             counts={change.value: preview.count(change) for change in AnchorChange} if preview else {},
+            late=sum(1 for row in preview.rows if row.sends_late) if preview else 0,
         )
 
     def import_csv_view(self, request):

@@ -119,8 +119,8 @@ class StatusChangeForm(forms.Form):
 
     REASONS = {
         "pause": [StatusReason.ADMITTED_TO_HOSPITAL, StatusReason.PATIENT_REQUEST],
-        "resume": [StatusReason.PATIENT_REQUEST, StatusReason.PROCEDURE_DONE],
-        "cancel": list(StatusReason),
+        "resume": [StatusReason.DISCHARGED_FROM_HOSPITAL, StatusReason.PATIENT_REQUEST, StatusReason.PROCEDURE_DONE],
+        "cancel": [reason for reason in StatusReason if reason != StatusReason.DISCHARGED_FROM_HOSPITAL],
     }
 
     reason = forms.ChoiceField(choices=())

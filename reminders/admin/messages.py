@@ -8,7 +8,8 @@ from django.utils.html import format_html
 
 from ..backends.sms import twilio_errors
 from ..models import Message, MessageStatus
-from .display import local_time
+from ..selectors.clinic_scoping import clinics_for_user
+from .display import cut, local_time, short_local_time
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, clinic_list_filter
 
 
@@ -68,7 +69,9 @@ STATUS_COLOURS = {"sent": "#1a7f37", "delivered": "#1a7f37", "failed": "#cf222e"
 
 @admin.register(Message)
 class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "patient", "clinic", "step_label", "channel", "due_local", "status_badge", "reason"]
+    # Short columns, one line a row at 1280 px; the clinic only for users of several clinics.
+    list_display = ["patient_short", "step_label", "channel", "due_short", "status_badge", "reason_short", "clinic"]
+    list_display_links = ["step_label"]
     list_filter = ["status", "channel", clinic_list_filter("enrollment__patient__clinic"), DueDateFilter,
                    ErrorCodeFilter]
     date_hierarchy = "due_at"
@@ -76,14 +79,14 @@ class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["enrollment__patient__clinic", "step"]
     show_full_result_count = False
     actions = ["export_csv"]
-    readonly_fields = ["enrollment", "step", "channel", "scheduled_at", "due_at", "due_local", "status",
-                       "reason", "error_code", "attempts", "lease_expires_at", "sent_at", "delivered_at",
-                       "provider_message_id", "subject", "body", "updated_at"]
+    readonly_fields = ["enrollment", "step", "channel", "scheduled_local", "due_local", "status",
+                       "reason", "error_code", "attempts", "lease_local", "sent_local", "delivered_local",
+                       "provider_message_id", "subject", "body", "updated_local"]
     fieldsets = [
         (None, {"fields": ["enrollment", "step", "channel"]}),
-        ("Schedule", {"fields": ["due_local", "scheduled_at", "due_at"]}),
-        ("Outcome", {"fields": ["status", "reason", "error_code", "attempts", "sent_at", "delivered_at",
-                                "provider_message_id", "lease_expires_at", "updated_at"]}),
+        ("Schedule (the patient's zone)", {"fields": ["due_local", "scheduled_local"]}),
+        ("Outcome", {"fields": ["status", "reason", "error_code", "attempts", "sent_local", "delivered_local",
+                                "provider_message_id", "lease_local", "updated_local"]}),
         ("Content as sent", {"fields": ["subject", "body"], "classes": ["collapse"]}),
     ]
     export_columns = [
@@ -104,21 +107,68 @@ class MessageAdmin(CsvExportMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        if len(clinics_for_user(user=request.user)[:2]) < 2:
+            shown.remove("clinic")
+        return shown
+
+    def get_ordering(self, request):
+        # One enrollment's messages in the order of the program's days, not of quiet-hour moves.
+        if "enrollment__id__exact" in request.GET:
+            return ["step__offset_days", "step__send_time", "step__key", "channel"]
+        return super().get_ordering(request)
+
     @admin.display(description="Patient", ordering="enrollment__patient__last_name")
     def patient(self, obj: Message):
         return obj.enrollment.patient
+
+    @admin.display(description="Patient", ordering="enrollment__patient__last_name")
+    def patient_short(self, obj: Message):
+        return cut(str(obj.enrollment.patient), width="s")
 
     @admin.display(description="Clinic")
     def clinic(self, obj: Message):
         return obj.enrollment.patient.clinic
 
     @admin.display(description="Step")
-    def step_label(self, obj: Message) -> str:
-        return f"day {obj.step.offset_days}: {obj.step.get_topic_display()}"
+    def step_label(self, obj: Message):
+        return cut(str(obj.step), width="m")
+
+    @admin.display(description="Reason")
+    def reason_short(self, obj: Message):
+        return cut(obj.reason, width="l") if obj.reason else ""
+
+    @admin.display(description="Due (patient's zone)", ordering="due_at")
+    def due_short(self, obj: Message) -> str:
+        return short_local_time(obj.due_at, obj.enrollment.patient.zone)
+
+    def _local(self, obj: Message, moment) -> str:
+        return local_time(moment, obj.enrollment.patient.zone)
 
     @admin.display(description="Due (patient's zone)", ordering="due_at")
     def due_local(self, obj: Message) -> str:
-        return local_time(obj.due_at, obj.enrollment.patient.zone)
+        return self._local(obj, obj.due_at)
+
+    @admin.display(description="Planned for")
+    def scheduled_local(self, obj: Message) -> str:
+        return self._local(obj, obj.scheduled_at)
+
+    @admin.display(description="Sent")
+    def sent_local(self, obj: Message) -> str:
+        return self._local(obj, obj.sent_at)
+
+    @admin.display(description="Delivered")
+    def delivered_local(self, obj: Message) -> str:
+        return self._local(obj, obj.delivered_at)
+
+    @admin.display(description="Claim lease until")
+    def lease_local(self, obj: Message) -> str:
+        return self._local(obj, obj.lease_expires_at)
+
+    @admin.display(description="Last changed")
+    def updated_local(self, obj: Message) -> str:
+        return self._local(obj, obj.updated_at)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Message):

@@ -14,7 +14,7 @@ from ..services.enrollment_intake import enrollment_intake_check, enrollment_int
 from ..services.patients import patient_save
 from ..services.privacy import patient_forget
 from ..services.sms_test import sms_test_patient_problem, sms_test_render, sms_test_send_to_patient
-from .display import admin_page, local_time, mobile_ending
+from .display import admin_page, local_time, mobile_ending, send_fate
 from .forms import PatientEnrollmentForm, TimeZoneModelForm, errors_to_form, time_zone_form_field
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
 
@@ -195,17 +195,21 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
             for planned in check.timeline:
                 moved = planned.due_at != planned.scheduled_at
                 timeline.append({
-                    "day": planned.step.offset_days, "topic": planned.step.get_topic_display(),
+                    "day": planned.step.offset_days, "topic": planned.step.title,
                     "channel": Channel(planned.channel).label,
                     "send_at": local_time(planned.due_at, zone),
                     "note": f"moved out of quiet hours from {local_time(planned.scheduled_at, zone)}" if moved else "",
-                    "skipped": bool(planned.reason),
+                    "skipped": bool(planned.reason), "late": planned.sends_late,
+                    "fate": send_fate(skipped=bool(planned.reason), sends_late=planned.sends_late,
+                                      max_lateness=planned.step.max_lateness),
+                    "reason": planned.reason,
                 })
         response = admin_page(
             request, model_admin=self, template="admin/reminders/patient/enroll.html",
             title="Enroll a new patient", adminform=adminform, form=form, check=check, timeline=timeline,
             digest=digest, zone=check.patient.zone if check else None,
             skipped=len(check.skipped) if check else 0,
+            late=sum(1 for planned in check.timeline if planned.sends_late) if check else 0,
         )
         if form.errors:
             response.status_code = 400  # shown again with the reasons on the fields

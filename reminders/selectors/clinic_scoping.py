@@ -69,3 +69,16 @@ def choices_for_user(*, model: type, user: AbstractBaseUser) -> QuerySet | None:
     if path is None:
         return None
     return queryset_for_user(queryset=model._default_manager.all(), user=user, clinic_path=path)
+
+
+def clinic_zone_for_user(*, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The time zone of ``user``'s clinics when they share one (the zone their pages are read in), else None."""
+    if not user.is_authenticated:
+        return None
+    zones = set(clinics_for_user(user=user).values_list("time_zone", flat=True).distinct()[:2])
+    return zones.pop() if len(zones) == 1 else None
+
+
+def demo_has_data() -> bool:
+    """Whether any clinic exists: the demo is seeded only into an empty database."""
+    return Clinic.objects.exists()

@@ -29,6 +29,8 @@ class AnchorChangeRow:
     new_scheduled_at: datetime | None
     new_due_at: datetime | None
     reason: str
+    # Moves to a time already past, within its late policy: it goes out at once, late.
+    sends_late: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def enrollment_anchor_change_preview(
                 message, AnchorChange.SKIPPED, planned.scheduled_at, planned.due_at, planned.reason))
         else:
             rows.append(AnchorChangeRow(
-                message, AnchorChange.MOVES, planned.scheduled_at, planned.due_at, ""))
+                message, AnchorChange.MOVES, planned.scheduled_at, planned.due_at, "", sends_late=planned.sends_late))
     return AnchorChangePreview(
         enrollment=enrollment, old_anchor_date=enrollment.anchor_date, new_anchor_date=anchor_date,
         zone=patient.zone, rows=rows,

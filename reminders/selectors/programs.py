@@ -20,7 +20,18 @@ from django.utils import timezone
 from .. import rendering
 from ..sms_encoding import sms_cost
 from ..program_files import program_file_read, step_fields
-from ..models import ANCHOR_EVENTS_BY_KIND, Channel, Clinic, Enrollment, Message, Patient, Program, Step
+from ..models import (
+    ANCHOR_EVENTS_BY_KIND,
+    AnswerKind,
+    Channel,
+    Clinic,
+    Enrollment,
+    Message,
+    Patient,
+    Program,
+    Step,
+    step_title,
+)
 from ..scheduling import local_send_time
 
 SAMPLE_UNSUBSCRIBE_URL = "https://followup.example/u/sample-token"
@@ -46,6 +57,15 @@ class PreviewRow:
     segments: int | None  # SMS only
     characters: int
     send_at: datetime | None = None  # local time in the patient's zone, when an anchor date is given
+
+    @property
+    def title(self) -> str:
+        """The step in words ("Welcome / warning signs"), not its internal names."""
+        return step_title(key=self.step, topic=self.topic)
+
+    @property
+    def asks_label(self) -> str:
+        return str(AnswerKind(self.asks).label) if self.asks in AnswerKind.values and self.asks else self.asks
 
     def as_dict(self, *, html: bool = False) -> dict:
         row = asdict(self)

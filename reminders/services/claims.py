@@ -90,5 +90,5 @@ def dispatch_tick(*, hand_over: Callable[[list[int]], None]) -> int:
         if len(ids) < batch or time.monotonic() >= deadline:
             break
     if total:
-        logger.info("dispatch claimed %d messages", total)
+        logger.debug("dispatch claimed %d messages", total)  # every tick: each send is logged on its own
     return total

@@ -276,7 +276,7 @@ def _duplicates(checked: Iterable[tuple[int, PatientIntake, Patient]]) -> list[C
     } if checked else set()
     errors += [
         CsvError(line, "", "already a patient of this clinic (same name and contact); "
-                           "enroll them from their page instead.")
+                           "enroll them with “Enroll in a program” on their page instead.")
         for line, _, patient in checked if person(patient) in existing
     ]
     return errors

@@ -92,7 +92,8 @@ def _clock_hold(*, message: Message, now: datetime) -> Outcome | None:
     """The rules that depend on the time, recorded when they hold a message back:
     too late (skipped) or, for an SMS, quiet hours (deferred to their end)."""
     message_id = message.pk
-    late = lateness_reason(max_lateness=message.step.max_lateness, due_at=message.due_at, now=now)
+    late = lateness_reason(max_lateness=message.step.max_lateness, due_at=message.due_at, now=now,
+                           zone=message.enrollment.patient.zone)
     if late:
         held_record(message, status=MessageStatus.SKIPPED, now=now, reason=late)
         logger.info("message %s skipped: too late", message_id)

@@ -9,7 +9,8 @@ their counts: rows are anonymized in place, never deleted. What goes:
   them) and from the admin's log of changes;
 - the text of every message sent to them and of every reply they sent;
 - text others typed about them that messages and enrollments quote (pause and
-  cancel reasons) and that the consent ledger copied from a reply.
+  cancel reasons), the coordinators' notes on their escalations, and what the
+  consent ledger copied from a reply.
 
 What stays: clinic, language, time zone, dates, states, error codes, check-in
 answers (a number or yes/no), escalations (written by the service from fixed
@@ -37,6 +38,7 @@ from ..models import (
     ConsentEvent,
     Enrollment,
     EnrollmentStatus,
+    EscalationNote,
     InboundMessage,
     Message,
     MessageStatus,
@@ -103,6 +105,7 @@ def patient_forget(*, patient: Patient, forgotten_by: AbstractBaseUser | None) -
 
     enrollments = Enrollment.objects.filter(patient=patient)
     enrollments.exclude(status_reason="").update(status_reason=REMOVED)
+    EscalationNote.objects.filter(escalation__patient=patient).update(text=REMOVED)
     Enrollment.history.filter(patient_id=patient.pk).exclude(status_reason="").update(status_reason=REMOVED)
     for enrollment in enrollments.filter(status__in=[EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]):
         enrollment.status, enrollment.status_reason = EnrollmentStatus.CANCELLED, "patient forgotten"

@@ -66,8 +66,8 @@ def test_the_anchor_page_previews_then_applies_in_one_step(coord_a_client, side_
     assert preview.status_code == 200
     assert preview.context["counts"] == {"moves": 1, "skipped": 2, "sent": 0, "unchanged": 0}
     rows = {row["step"]: row for row in preview.context["rows"]}
-    assert rows["day 7: Warning signs"]["new"] == "2026-06-07 11:00 EDT"
-    assert rows["day 0: Warning signs"]["label"] == "now in the past: skipped as too late"
+    assert rows["Day 7 · Warning signs"]["new"] == "2026-06-07 11:00 EDT"
+    assert rows["Day 0 · Warning signs"]["label"] == "skipped: too late (allowed 12 hours)"
     assert Enrollment.objects.get(pk=enrollment.pk).anchor_date == date(2026, 6, 2)  # not yet
 
     response = coord_a_client.post(url, {"anchor_date": "2026-05-31", "confirmed": "True"})

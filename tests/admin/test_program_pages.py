@@ -59,7 +59,7 @@ def test_the_page_says_the_file_is_where_steps_are_changed(admin_client, coord_a
         assert "the name, description and steps are changed there, not on this page" in page
         assert 'name="steps-0-offset_days"' not in page and 'name="name"' not in page
         assert "Steps, as the program's file has them (change them there)" in page
-        assert "<p>day0</p>" in page and "<p>10 a.m.</p>" in page  # the steps are shown
+        assert "<p>day0</p>" in page and "<p>10:00</p>" in page  # the steps are shown
     assert admin_client.get(reverse("admin:reminders_program_add")).status_code == 403
 
 

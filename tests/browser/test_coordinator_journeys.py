@@ -112,7 +112,7 @@ def test_a_coordinator_acknowledges_an_escalation(page, screenshot, coord_a, cli
     screenshot("escalation")
     page.click("input[value=Acknowledge]")
     expect(page.locator(".messagelist")).to_contain_text("Escalation acknowledged.")
-    expect(page.locator(".field-acknowledged_by")).to_contain_text("coord-a")
+    expect(page.locator(".field-acknowledged")).to_contain_text("by coord-a")
     screenshot("acknowledged")
     escalation.refresh_from_db()
     assert escalation.acknowledged_by == coord_a and escalation.acknowledged_at is not None
