@@ -27,7 +27,8 @@ def today_in(zone: ZoneInfo):
 
 
 def enrolled(*, clinic, program, first, last, mobile) -> Enrollment:
-    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile))
+    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile,
+                                           sms_consent=True))
     return enrollment_create(patient=patient, program=program, anchor_event="pvp",
                              anchor_date=today_in(patient.zone))
 
