@@ -80,7 +80,10 @@ class EnrollmentInline(admin.TabularInline):
 class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
     list_filter = [clinic_list_filter("clinic"), "language", "sms_consent", "email_consent"]
-    search_fields = ["last_name", "first_name", "mobile", "email", "mrn"]
+    # Names without regard to accents ("garcia" finds García), on PostgreSQL and SQLite alike;
+    # a number in any format finds the mobile (patient_search_path).
+    search_fields = ["last_name__unaccent", "first_name__unaccent", "mobile", "email", "mrn"]
+    patient_search_path = ""
     list_select_related = ["clinic"]
     inlines = [EnrollmentInline]
     actions = ["export_csv", "forget_patients"]
@@ -260,7 +263,8 @@ class ConsentEventAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
 
     list_display = ["created_at", "patient", "channel", "given", "actor", "source", "recorded_by"]
     list_filter = [clinic_list_filter("patient__clinic"), "channel", "given", "actor"]
-    search_fields = ["patient__last_name", "patient__first_name"]
+    search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent"]
+    patient_search_path = "patient__"
     list_select_related = ["patient", "recorded_by"]
     date_hierarchy = "created_at"
     readonly_fields = ["patient", "channel", "given", "actor", "source", "recorded_by", "created_at"]

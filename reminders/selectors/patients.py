@@ -1,13 +1,17 @@
-"""Reading patients: who of a clinic is already on file with the same record number or contact.
+"""Reading patients: who of a clinic is already on file with the same record number or contact,
+and a search term read as a phone number.
 
 The enroll page and the CSV import both ask here before a new patient is
 written, so the same person never gets every text twice by mistake.
 """
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import phonenumbers
+from django.conf import settings
 from django.db.models import Q
 
 from ..models import Patient
@@ -79,3 +83,23 @@ def patient_matches(*, candidate: Patient, on_file: Iterable[Patient]) -> list[P
 def patient_duplicates_find(*, candidate: Patient) -> list[PatientMatch]:
     """``patient_matches`` for one candidate, against the database."""
     return patient_matches(candidate=candidate, on_file=patients_on_file(candidates=[candidate]))
+
+
+# A search term that may be a phone number: digits with the punctuation people type around them.
+_PHONE_TERM = re.compile(r"\+?[\d\s().\-/]+")
+
+
+def patient_search_mobile(*, term: str) -> str:
+    """A search term typed as a phone number in any common format ("(305) 555-0102",
+    "305.555.0102", "+1 305 555 0102"), read in the default region, as stored (E.164);
+    "" when the term is no phone number."""
+    term = term.strip()
+    if not _PHONE_TERM.fullmatch(term) or sum(char.isdigit() for char in term) < 7:
+        return ""
+    try:
+        number = phonenumbers.parse(term, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -50,6 +50,7 @@ def test_a_coordinator_enrolls_a_patient_after_seeing_the_timeline(page, screens
     page.fill("#id_last_name", "Delgado")
     page.select_option("#id_time_zone", "America/Chicago")
     page.fill("#id_mobile", "+12025550177")
+    page.check("#id_sms_consent")  # nothing is ticked until the patient agreed
     page.select_option("#id_program", label=program.name)
     page.select_option("#id_anchor_event", "pvp")
     # Three days ago: the first two steps are already too late.
