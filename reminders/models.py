@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
@@ -98,12 +99,22 @@ class Clinic(models.Model):
             )
 
 
+# The zone where a day starts first: no date later than today there has come yet.
+LATEST_ZONE = zoneinfo.ZoneInfo("Etc/GMT-14")
+
+
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     first_name = models.CharField(max_length=80, validators=[validate_person_name])
     last_name = models.CharField(max_length=80, validators=[validate_person_name])
     mobile = PhoneNumberField(blank=True, help_text="Mobile number, stored in E.164.")
     email = models.EmailField(blank=True, validators=[validate_plain_email])
+    # The clinic's own record number: matched first when looking for a patient already on file.
+    mrn = models.CharField(
+        "Medical record number", max_length=32, blank=True, validators=[validate_plain_text],
+        help_text="Optional; unique in the clinic.",
+    )
+    date_of_birth = models.DateField("Date of birth", null=True, blank=True)
     time_zone = models.CharField(
         max_length=64,
         blank=True,
@@ -114,8 +125,9 @@ class Patient(models.Model):
         max_length=5, choices=Language.choices, default=Language.ENGLISH
     )
     # The current consent per channel; every change is also written to the
-    # ConsentEvent ledger by the consent service.
-    sms_consent = models.BooleanField("Consents to SMS", default=True)
+    # ConsentEvent ledger by the consent service. Off until someone says the
+    # patient agreed: consent is given, never assumed.
+    sms_consent = models.BooleanField("Consents to SMS", default=False)
     email_consent = models.BooleanField("Consents to email", default=False)
     discreet = models.BooleanField(
         "Discreet SMS", default=False,
@@ -129,6 +141,12 @@ class Patient(models.Model):
     class Meta:
         ordering = ["last_name", "first_name"]
         indexes = [models.Index(fields=["clinic", "last_name"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "mrn"], condition=~Q(mrn=""), name="patient_mrn_unique_per_clinic",
+                violation_error_message="Another patient of this clinic has this medical record number.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -155,7 +173,11 @@ class Patient(models.Model):
     def clean(self) -> None:
         # One spelling per name however it was typed (é composed or not, spaces doubled).
         self.first_name, self.last_name = normalize_name(self.first_name), normalize_name(self.last_name)
+        self.mrn = (self.mrn or "").strip()
         errors = {}
+        # Today somewhere on Earth (UTC+14) is the latest a birth can be.
+        if self.date_of_birth and self.date_of_birth > timezone.now().astimezone(LATEST_ZONE).date():
+            errors["date_of_birth"] = f"{self.date_of_birth:%Y-%m-%d} is in the future."
         if self.sms_consent and not self.mobile:
             errors["mobile"] = "A mobile number is needed to send SMS."
         if self.email_consent and not self.email:

@@ -81,6 +81,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Its unaccent lookup for accent-insensitive search (SQLite gets the function in reminders/apps.py).
+    "django.contrib.postgres",
     "phonenumber_field",
     "simple_history",
     "axes",

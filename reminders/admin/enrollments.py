@@ -94,7 +94,8 @@ class EnrollmentAddForm(forms.ModelForm):
 class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["patient", "clinic", "program", "anchor_event", "anchor_date", "status", "progress"]
     list_filter = ["status", "program", "anchor_event", clinic_list_filter("patient__clinic")]
-    search_fields = ["patient__last_name", "patient__first_name"]
+    search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent", "patient__mrn"]
+    patient_search_path = "patient__"
     autocomplete_fields = ["patient"]
     date_hierarchy = "anchor_date"
     inlines = [MessageInline]

@@ -9,7 +9,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 
 from ..models import AnchorEvent, Coordinator, Patient, Program, StatusReason, validate_time_zone
-from ..services.enrollment_intake import PATIENT_FIELDS, PatientIntake
+from ..services.enrollment_intake import PATIENT_FIELDS, IntakeCheck, PatientIntake, enrollment_intake_check
 from ..time_zones import time_zone_accepted, time_zone_names
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -75,9 +75,18 @@ def errors_to_form(form: forms.Form, exc: ValidationError, *, field_map: dict[st
 
 
 class PatientEnrollmentForm(forms.Form):
-    """One page to enroll someone new: patient details, consent per channel, program and anchor."""
+    """One page to enroll someone new: patient details, consent per channel, program and anchor.
+
+    Every field is checked at once (``clean`` runs the intake check on whatever
+    the fields' own parsing left), so a coordinator sees every problem in one round.
+    """
 
     preview_digest = forms.CharField(widget=forms.HiddenInput, required=False)
+    different_person = forms.BooleanField(
+        required=False, label="This is a different person (e.g. a shared family phone)",
+        help_text="Only when the patient shown above is someone else: each of them gets every text.")
+    # Fields the preview's fingerprint leaves out: ticking the confirmation changes no timeline.
+    UNDIGESTED = ("preview_digest", "different_person")
 
     def __init__(self, *args, clinics, **kwargs):
         super().__init__(*args, **kwargs)
@@ -85,6 +94,9 @@ class PatientEnrollmentForm(forms.Form):
         # e-mail parsing); the rules across fields are the services'.
         self.fields.update(forms.fields_for_model(Patient, fields=PATIENT_FIELDS))
         self.fields["time_zone"] = time_zone_form_field(Patient._meta.get_field("time_zone"))
+        self.fields["date_of_birth"].widget = DATE_INPUT
+        for name in ("sms_consent", "email_consent"):
+            self.fields[name].initial = False  # ticked only when the patient agreed
         self.fields["clinic"].queryset = clinics
         only = list(clinics[:2])
         if len(only) == 1:
@@ -96,17 +108,30 @@ class PatientEnrollmentForm(forms.Form):
             help_text="In the patient's time zone.",
         )
         self.fields["preview_digest"] = self.fields.pop("preview_digest")
+        self.fields["different_person"] = self.fields.pop("different_person")
+        self.check: IntakeCheck | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        # Fields their own parsing refused have no value: the checks that need them wait.
+        refused = set(self.errors)
+        try:
+            self.check = enrollment_intake_check(intake=self.intake(), unchecked=refused)
+        except ValidationError as exc:
+            errors_to_form(self, exc, field_map={"patient": None})
+        return cleaned
 
     def intake(self) -> PatientIntake:
         data = self.cleaned_data
         names = [*PATIENT_FIELDS, "program", "anchor_event", "anchor_date"]
         values = {name: data.get(name) for name in names}
-        values["mobile"] = values["mobile"] or ""
+        for name in ("first_name", "last_name", "mobile", "email", "time_zone", "language", "mrn"):
+            values[name] = values[name] or ""  # None where the field was refused
         return PatientIntake(**values)
 
     def digest(self) -> str:
         """A signed fingerprint of what was previewed, so "Enroll" saves exactly that."""
-        data = {k: str(v) for k, v in self.cleaned_data.items() if k != "preview_digest"}
+        data = {k: str(v) for k, v in self.cleaned_data.items() if k not in self.UNDIGESTED}
         raw = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         return signing.Signer(salt="enrollment-preview").sign(raw)
 

@@ -26,7 +26,8 @@ KIND_COLOURS = {InboundKind.RED_FLAG: "#cf222e", InboundKind.OPT_OUT: "#9a6700",
 class InboundMessageAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "kind_badge", "patient", "clinic", "preview", "answer_value"]
     list_filter = ["kind", clinic_list_filter("clinic")]
-    search_fields = ["patient__last_name", "patient__first_name", "body"]
+    search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent", "body"]
+    patient_search_path = "patient__"
     list_select_related = ["patient", "clinic", "answer"]
     date_hierarchy = "received_at"
     ordering = ["-received_at", "-id"]
@@ -96,7 +97,8 @@ class EscalationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
                     "age_display", "acknowledged_short", "clinic"]
     list_display_links = ["summary_short"]
     list_filter = [OpenFilter, "urgency", "kind", clinic_list_filter("clinic")]
-    search_fields = ["patient__last_name", "patient__first_name", "summary"]
+    search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent", "summary"]
+    patient_search_path = "patient__"
     list_select_related = ["patient", "clinic", "acknowledged_by"]
     # Open first (NULLs first on every database), then urgent, then newest.
     ordering = [F("acknowledged_at").asc(nulls_first=True), "urgency", "-created_at"]

@@ -10,12 +10,12 @@ from django.utils.translation import ngettext
 
 from ..models import Channel, Clinic, ConsentEvent, Coordinator, Enrollment, Patient
 from ..selectors.clinic_scoping import clinics_for_user
-from ..services.enrollment_intake import enrollment_intake_check, enrollment_intake_create
+from ..services.enrollment_intake import enrollment_intake_create
 from ..services.patients import patient_save
 from ..services.privacy import patient_forget
 from ..services.sms_test import sms_test_patient_problem, sms_test_render, sms_test_send_to_patient
 from .display import admin_page, local_time, mobile_ending, send_fate
-from .forms import PatientEnrollmentForm, TimeZoneModelForm, errors_to_form, time_zone_form_field
+from .forms import PatientEnrollmentForm, TimeZoneModelForm, time_zone_form_field
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
 
 
@@ -80,7 +80,10 @@ class EnrollmentInline(admin.TabularInline):
 class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
     list_filter = [clinic_list_filter("clinic"), "language", "sms_consent", "email_consent"]
-    search_fields = ["last_name", "first_name", "mobile", "email"]
+    # Names without regard to accents ("garcia" finds García), on PostgreSQL and SQLite alike;
+    # a number in any format finds the mobile (patient_search_path).
+    search_fields = ["last_name__unaccent", "first_name__unaccent", "mobile", "email", "mrn"]
+    patient_search_path = ""
     list_select_related = ["clinic"]
     inlines = [EnrollmentInline]
     actions = ["export_csv", "forget_patients"]
@@ -110,7 +113,7 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
         return super().has_change_permission(request, obj)
     history_list_display = ["sms_consent", "email_consent"]
     fieldsets = [
-        (None, {"fields": ["clinic", ("first_name", "last_name")]}),
+        (None, {"fields": ["clinic", ("first_name", "last_name"), ("mrn", "date_of_birth")]}),
         ("Contact and consent", {"fields": ["mobile", "email", ("sms_consent", "email_consent"), "discreet"]}),
         ("Locale", {"fields": ["time_zone", "language"]}),
     ]
@@ -171,19 +174,20 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
         form = PatientEnrollmentForm(request.POST or None, clinics=clinics)
         check, digest = None, ""
         if request.method == "POST" and form.is_valid():
-            try:
-                check = enrollment_intake_check(intake=form.intake())
-            except ValidationError as exc:
-                errors_to_form(form, exc, field_map={"patient": None})
-            else:
-                digest = form.digest()
-                if "_enroll" in request.POST and form.matches_preview():
+            check, digest = form.check, form.digest()
+            if "_enroll" in request.POST and form.matches_preview():
+                if check.matches and not form.cleaned_data["different_person"]:
+                    form.add_error("different_person", "The patient shown above has the same mobile or contact: "
+                                                       "tick this box if this is a different person, or enroll "
+                                                       "the patient on file from the enrollments page.")
+                else:
                     return self._enroll(request, form)
-                if "_enroll" in request.POST:
-                    self.message_user(request, "The details changed since the preview: check the timeline "
-                                               "below, then enroll.", messages.WARNING)
+            elif "_enroll" in request.POST:
+                self.message_user(request, "The details changed since the preview: check the timeline "
+                                           "below, then enroll.", messages.WARNING)
         fieldsets = [
-            ("Patient", {"fields": ["clinic", "first_name", "last_name", "time_zone", "language"]}),
+            ("Patient", {"fields": ["clinic", "first_name", "last_name", "mrn", "date_of_birth", "time_zone",
+                                    "language"]}),
             ("Contact and consent", {"fields": ["mobile", "email", "sms_consent", "email_consent", "discreet"],
                                      "description": "Tick a channel only if the patient agreed to it."}),
             ("Program", {"fields": ["program", "anchor_event", "anchor_date"]}),
@@ -210,6 +214,9 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
             digest=digest, zone=check.patient.zone if check else None,
             skipped=len(check.skipped) if check else 0,
             late=sum(1 for planned in check.timeline if planned.sends_late) if check else 0,
+            matches=[{"url": reverse("admin:reminders_patient_change", args=[match.patient.pk]),
+                      "patient": match.patient, "id": match.patient.pk, "kind": match.kind.value,
+                      "mobile": mobile_ending(match.patient.mobile)} for match in check.matches] if check else [],
         )
         if form.errors:
             response.status_code = 400  # shown again with the reasons on the fields
@@ -217,7 +224,9 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
 
     def _enroll(self, request, form):
         try:
-            enrollment = enrollment_intake_create(intake=form.intake(), enrolled_by=request.user)
+            enrollment = enrollment_intake_create(
+                intake=form.intake(), enrolled_by=request.user,
+                different_person_confirmed=form.cleaned_data["different_person"])
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return redirect(reverse("admin:reminders_patient_enroll"))
@@ -258,7 +267,8 @@ class ConsentEventAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
 
     list_display = ["created_at", "patient", "channel", "given", "actor", "source", "recorded_by"]
     list_filter = [clinic_list_filter("patient__clinic"), "channel", "given", "actor"]
-    search_fields = ["patient__last_name", "patient__first_name"]
+    search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent"]
+    patient_search_path = "patient__"
     list_select_related = ["patient", "recorded_by"]
     date_hierarchy = "created_at"
     readonly_fields = ["patient", "channel", "given", "actor", "source", "recorded_by", "created_at"]

@@ -19,6 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from ..refusals import Refused, quoted
 from ..selectors.clinic_scoping import choices_for_user, clinic_path_for, clinics_for_user, queryset_for_user
+from ..selectors.patients import patient_search_mobile
 from .guards import RefusalsAdminMixin
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,14 @@ ID = re.compile(r"[0-9]{1,18}")
 
 
 class ClinicScopedAdminMixin(RefusalsAdminMixin):
-    """Narrow every queryset and choice of this admin to ``request.user``'s clinics."""
+    """Narrow every queryset and choice of this admin to ``request.user``'s clinics.
+
+    ``patient_search_path`` (``""`` for patients, ``"patient__"`` for rows of a
+    patient) makes a search typed as a phone number, in any common format, find
+    the patient's mobile as stored (E.164).
+    """
+
+    patient_search_path: str | None = None
 
     @property
     def clinic_path(self) -> str:
@@ -44,7 +52,10 @@ class ClinicScopedAdminMixin(RefusalsAdminMixin):
         # Autocomplete and the change list hand in a queryset; narrow it again so
         # no caller can widen the search past the user's clinics.
         queryset = queryset_for_user(queryset=queryset, user=request.user, clinic_path=self.clinic_path)
-        return super().get_search_results(request, queryset, search_term)
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if self.patient_search_path is not None and (mobile := patient_search_mobile(term=search_term)):
+            results = results | queryset.filter(**{f"{self.patient_search_path}mobile": mobile})
+        return results, may_have_duplicates
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         choices = choices_for_user(model=db_field.related_model, user=request.user)

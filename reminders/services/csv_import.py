@@ -17,10 +17,11 @@ from datetime import date, datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import AnchorEvent, Clinic, ConsentActor, Enrollment, Language, Patient, Program
+from ..selectors.patients import MatchKind, PatientMatch, patient_matches, patients_on_file
 from .bulk import enrollments_bulk_write
 from .enrollment_intake import PatientIntake, enrollment_intake_check
 
@@ -41,8 +42,13 @@ CSV_COLUMNS: list[tuple[str, str]] = [
     ("program", "The program's slug or name."),
     ("anchor_event", "diagnosis, pvp or pkp."),
     ("anchor_date", "Date of the diagnosis or procedure, YYYY-MM-DD."),
+    ("mrn", "Optional: the clinic's medical record number (unique in the clinic)."),
+    ("date_of_birth", "Optional: YYYY-MM-DD."),
 ]
-COLUMN_NAMES = [name for name, _ in CSV_COLUMNS]
+# Columns a file may leave out (files written before they existed still read).
+OPTIONAL_COLUMN_NAMES = ["mrn", "date_of_birth"]
+COLUMN_NAMES = [name for name, _ in CSV_COLUMNS if name not in OPTIONAL_COLUMN_NAMES]
+ALL_COLUMN_NAMES = [name for name, _ in CSV_COLUMNS]
 
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
@@ -81,7 +87,7 @@ class _Refused(Exception):
 def csv_template() -> str:
     """The header line of an enrollment CSV, to fill in."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(COLUMN_NAMES)
+    csv.writer(out, lineterminator="\r\n").writerow(ALL_COLUMN_NAMES)
     return out.getvalue()
 
 
@@ -120,8 +126,8 @@ def _csv_header(reader) -> list[str]:
         raise _Refused([CsvError(1, "", "columns must be separated by commas, not semicolons or tabs.")])
     errors = [CsvError(1, name, "missing column") for name in COLUMN_NAMES if name not in header]
     errors += [
-        CsvError(1, name or f"#{index + 1}", f"unknown column (expected: {', '.join(COLUMN_NAMES)})")
-        for index, name in enumerate(header) if name not in COLUMN_NAMES
+        CsvError(1, name or f"#{index + 1}", f"unknown column (expected: {', '.join(ALL_COLUMN_NAMES)})")
+        for index, name in enumerate(header) if name not in ALL_COLUMN_NAMES
     ]
     errors += [CsvError(1, name, "column appears twice") for name in sorted(
         {name for name in header if header.count(name) > 1})]
@@ -130,10 +136,12 @@ def _csv_header(reader) -> list[str]:
     return header
 
 
-def _csv_data_rows(reader, *, header: list[str]) -> list[tuple[int, dict[str, str]]]:
-    """The rows after the header, by column name, blank lines left out. Raises _Refused
-    with every row that cannot be read, or when there are none or too many."""
+def _csv_data_rows(reader, *, header: list[str]) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
+    """The rows after the header, by column name (optional columns left out read as empty),
+    blank lines left out, and the problem of each row that cannot be read. Raises _Refused
+    when there are no rows or too many."""
     rows, errors = [], []
+    absent = {name: "" for name in OPTIONAL_COLUMN_NAMES if name not in header}
     try:
         for values in reader:
             line = reader.line_num
@@ -142,21 +150,21 @@ def _csv_data_rows(reader, *, header: list[str]) -> list[tuple[int, dict[str, st
             if len(values) != len(header):
                 errors.append(CsvError(line, "", f"{len(values)} values, expected {len(header)} (one per column)"))
                 continue
-            rows.append((line, {name: value.strip() for name, value in zip(header, values, strict=True)}))
+            rows.append((line, {**absent, **{name: value.strip() for name, value in zip(header, values, strict=True)}}))
     except csv.Error as exc:
         errors.append(CsvError(reader.line_num, "", f"cannot be read: {exc}"))
-    if errors:
-        raise _Refused(errors)
-    if not rows:
+    if not rows and not errors:
         raise _Refused([CsvError(0, "", "the file has a header but no patients.")])
     max_rows = settings.CSV_IMPORT_MAX_ROWS
-    if len(rows) > max_rows:
-        raise _Refused([CsvError(0, "", f"the file has {len(rows)} patients; at most {max_rows} per file.")])
-    return rows
+    if len(rows) + len(errors) > max_rows:
+        raise _Refused([CsvError(0, "", f"the file has {len(rows) + len(errors)} patients; "
+                                        f"at most {max_rows} per file.")])
+    return rows, errors
 
 
-def csv_rows_read(*, data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """The data rows of a file, with their line numbers. Raises _Refused on a file-level problem."""
+def csv_rows_read(*, data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
+    """The data rows of a file, with their line numbers, and the rows that cannot be read.
+    Raises _Refused on a file-level problem."""
     reader = csv.reader(io.StringIO(_csv_text(data=data), newline=""))
     return _csv_data_rows(reader, header=_csv_header(reader))
 
@@ -188,7 +196,18 @@ def _yes_no(value: str, *, column: str, errors: list[CsvError], line: int, defau
     return False
 
 
-def _intake(line: int, row: dict[str, str], lookups: _Lookups, errors: list[CsvError]) -> PatientIntake | None:
+def _optional_date(value: str, *, column: str, errors: list[CsvError], line: int) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors.append(CsvError(line, column, f"“{value}” is not a date as YYYY-MM-DD."))
+        return None
+
+
+def _intake(line: int, row: dict[str, str], lookups: _Lookups, errors: list[CsvError]) -> tuple[PatientIntake, set]:
+    """The row as an intake, and the columns refused here (their values are None in the intake)."""
     found = len(errors)
     clinic = lookups.clinics.get(row["clinic"].lower())
     if clinic is None:
@@ -198,8 +217,10 @@ def _intake(line: int, row: dict[str, str], lookups: _Lookups, errors: list[CsvE
     if program is None:
         errors.append(CsvError(line, "program", f"no program “{row['program']}”."
                                if row["program"] else "required."))
-    if row["anchor_event"].lower() not in AnchorEvent.values:
+    anchor_event = row["anchor_event"].lower()
+    if anchor_event not in AnchorEvent.values:
         errors.append(CsvError(line, "anchor_event", f"must be one of {', '.join(AnchorEvent.values)}."))
+        anchor_event = None
     language = row["language"].lower() or Language.ENGLISH
     labels = {label.lower(): value for value, label in Language.choices}
     language = labels.get(language, language)
@@ -214,14 +235,14 @@ def _intake(line: int, row: dict[str, str], lookups: _Lookups, errors: list[CsvE
     sms = _yes_no(row["sms_consent"], column="sms_consent", errors=errors, line=line)
     email = _yes_no(row["email_consent"], column="email_consent", errors=errors, line=line)
     discreet = _yes_no(row["discreet"], column="discreet", errors=errors, line=line, default=False)
-    if len(errors) > found:
-        return None
+    date_of_birth = _optional_date(row["date_of_birth"], column="date_of_birth", errors=errors, line=line)
+    refused = {error.column for error in errors[found:]}
     return PatientIntake(
         clinic=clinic, first_name=row["first_name"], last_name=row["last_name"], mobile=row["mobile"],
         email=row["email"], sms_consent=sms, email_consent=email, discreet=discreet,
         time_zone=row["time_zone"], language=language, program=program,
-        anchor_event=row["anchor_event"].lower(), anchor_date=anchor_date,
-    )
+        anchor_event=anchor_event, anchor_date=anchor_date, mrn=row["mrn"], date_of_birth=date_of_birth,
+    ), refused
 
 
 # Where an error from the intake's validation belongs in the file.
@@ -230,21 +251,22 @@ _ERROR_COLUMNS = {NON_FIELD_ERRORS: "", "patient": "mobile/email"}
 
 def _check(
     rows: list[tuple[int, dict[str, str]]], *, clinics: QuerySet[Clinic], now: datetime,
-    progress: Progress | None,
+    progress: Progress | None, errors: list[CsvError],
 ) -> list[tuple[int, PatientIntake]]:
+    """Every row checked, every problem of every row added to ``errors`` (with those of
+    rows that could not be read); raises _Refused with them all."""
     lookups = _Lookups(clinics)
-    errors: list[CsvError] = []
     checked: list[tuple[int, PatientIntake, Patient]] = []
     for done, (line, row) in enumerate(rows, start=1):
-        intake = _intake(line, row, lookups, errors)
-        if intake is not None:
-            try:
-                check = enrollment_intake_check(intake=intake, now=now)
-            except ValidationError as exc:
-                for key, messages in exc.message_dict.items():
-                    column = _ERROR_COLUMNS.get(key, key)
-                    errors.extend(CsvError(line, column, message) for message in messages)
-            else:
+        intake, refused = _intake(line, row, lookups, errors)
+        try:
+            check = enrollment_intake_check(intake=intake, now=now, unchecked=refused, find_duplicates=False)
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                column = _ERROR_COLUMNS.get(key, key)
+                errors.extend(CsvError(line, column, message) for message in messages)
+        else:
+            if not refused:
                 checked.append((line, intake, check.patient))
         if progress:
             progress("checking", done, len(rows))
@@ -254,32 +276,56 @@ def _check(
     return [(line, intake) for line, intake, _ in checked]
 
 
+ENROLL_EXISTING = "to enroll a patient on file in a program, use “Enroll in a program” on their page"
+
+
 def _duplicates(checked: Iterable[tuple[int, PatientIntake, Patient]]) -> list[CsvError]:
-    """The same person twice in the file, or someone already a patient of the clinic."""
+    """The same person, mobile or record number twice in the file, or already on file in the
+    clinic. A file cannot confirm a shared family phone: such a patient is enrolled on the
+    enroll page, which asks."""
     def person(patient: Patient) -> tuple:
         contact = patient.mobile.as_e164 if patient.mobile else patient.email.lower()
         return (patient.clinic_id, patient.first_name.lower(), patient.last_name.lower(), contact)
 
     checked = list(checked)
-    errors, first_line = [], {}
+    errors: list[CsvError] = []
+    first_person, first_mobile, first_mrn = {}, {}, {}
     for line, intake, patient in checked:
         key = (*person(patient), intake.program.pk)
-        if key in first_line:
-            errors.append(CsvError(line, "", f"the same patient and program as line {first_line[key]}."))
-        first_line.setdefault(key, line)
-    mobiles = {p.mobile.as_e164 for _, _, p in checked if p.mobile}
-    emails = {p.email.lower() for _, _, p in checked if not p.mobile and p.email}
-    clinic_ids = {p.clinic_id for _, _, p in checked}
-    existing = {
-        person(p) for p in Patient.objects.filter(
-            Q(mobile__in=mobiles) | Q(email__in=emails), clinic_id__in=clinic_ids)
-    } if checked else set()
-    errors += [
-        CsvError(line, "", "already a patient of this clinic (same name and contact); "
-                           "enroll them with “Enroll in a program” on their page instead.")
-        for line, _, patient in checked if person(patient) in existing
-    ]
+        mobile = (patient.clinic_id, patient.mobile.as_e164) if patient.mobile else None
+        mrn = (patient.clinic_id, patient.mrn) if patient.mrn else None
+        if key in first_person:
+            errors.append(CsvError(line, "", f"the same patient and program as line {first_person[key]}."))
+        elif mobile in first_mobile:
+            errors.append(CsvError(line, "mobile", (
+                f"the same mobile as line {first_mobile[mobile]}: each patient would get every text twice. "
+                "For a shared family phone, enroll the second patient on the “Enroll a new patient” page.")))
+        if mrn in first_mrn:
+            errors.append(CsvError(line, "mrn", f"the same medical record number as line {first_mrn[mrn]}."))
+        first_person.setdefault(key, line)
+        if mobile:
+            first_mobile.setdefault(mobile, line)
+        if mrn:
+            first_mrn.setdefault(mrn, line)
+    on_file = patients_on_file(candidates=[patient for _, _, patient in checked])
+    for line, _, patient in checked:
+        for match in patient_matches(candidate=patient, on_file=on_file):
+            errors.append(_on_file_error(line, match))
     return errors
+
+
+def _on_file_error(line: int, match: PatientMatch) -> CsvError:
+    pk = match.patient.pk
+    if match.kind == MatchKind.MRN:
+        return CsvError(line, "mrn", f"medical record number already on file for patient {pk} of this clinic; "
+                                     f"{ENROLL_EXISTING}.")
+    if match.kind == MatchKind.SAME_PERSON:
+        return CsvError(line, "", f"already a patient of this clinic (same name and contact); patient {pk}: "
+                                  f"{ENROLL_EXISTING}.")
+    return CsvError(line, "mobile", (
+        f"already on file for patient {pk} of this clinic, under another name: each would get every text. "
+        f"If it is the same person, {ENROLL_EXISTING}; for a shared family phone, enroll this patient on "
+        "the “Enroll a new patient” page, which asks to confirm."))
 
 
 def enrollment_csv_import(
@@ -299,9 +345,9 @@ def enrollment_csv_import(
     now = now or timezone.now()
     result = CsvImportResult()
     try:
-        rows = csv_rows_read(data=data)
-        result.rows = len(rows)
-        intakes = _check(rows, clinics=clinics, now=now, progress=progress)
+        rows, unreadable = csv_rows_read(data=data)
+        result.rows = len(rows) + len(unreadable)
+        intakes = _check(rows, clinics=clinics, now=now, progress=progress, errors=unreadable)
         if check_only:
             return result
         # Checked above, row by row; written together (one transaction, in batches).

@@ -174,7 +174,7 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
         for index, (first, last, mobile, event, state) in enumerate(PATIENTS[key]):
             Patient.objects.filter(clinic=clinic, mobile=mobile).delete()
             patient = patient_save(patient=Patient(
-                clinic=clinic, first_name=first, last_name=last, mobile=mobile,
+                clinic=clinic, first_name=first, last_name=last, mobile=mobile, sms_consent=True,
                 email=f"{first.lower()}.{last.lower()}@example.com", email_consent=True,
                 time_zone=_daytime_zone(now=now, index=index + patients),
             ), recorded_by=admin, source="demo data")

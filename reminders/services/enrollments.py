@@ -1,5 +1,6 @@
 """Enrolling patients and planning their messages: the schedule is written here."""
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,33 +21,50 @@ from ..models import (
 from ..planning import anchor_date_validate, enrollment_plan
 from .message_states import message_transition
 
+# The patient's fields the channel rule and the anchor date rule read.
+CHANNEL_FIELDS = {"mobile", "email", "sms_consent", "email_consent"}
+ZONE_FIELDS = {"clinic", "time_zone"}
+
 
 def enrollment_validate(
-    *, patient: Patient, program: Program, anchor_event: str, anchor_date: date,
-    now: datetime | None = None,
+    *, patient: Patient, program: Program | None, anchor_event: str | None, anchor_date: date | None,
+    now: datetime | None = None, unchecked: Collection[str] = (),
 ) -> Enrollment:
-    """An unsaved, validated enrollment. Raises ValidationError naming the field.
+    """An unsaved, validated enrollment. Raises ValidationError naming every field with a problem.
 
     ``patient`` may be unsaved: everything but the one-open-enrollment rule is checked.
+    ``unchecked`` names fields (of the patient or the enrollment) already refused
+    elsewhere: the rules that need them are left out rather than reported twice.
     """
     now = now or timezone.now()
-    if not program.is_active:
-        raise ValidationError({"program": f"The program “{program.name}” is retired."})
+    unchecked = set(unchecked)
+    errors: dict = {}
+    if program is not None and not program.is_active:
+        errors["program"] = [f"The program “{program.name}” is retired."]
     if patient.forgotten_at:
-        raise ValidationError({"patient": "This patient was forgotten and cannot be enrolled."})
-    if not patient.channels():
-        raise ValidationError(
-            {"patient": "The patient has no channel to send to: add a mobile number or an email "
-                        "address and choose how they want to be reached."}
-        )
-    anchor_date_validate(patient=patient, anchor_date=anchor_date, now=now)
+        errors.setdefault("patient", []).append("This patient was forgotten and cannot be enrolled.")
+    if not unchecked & CHANNEL_FIELDS and not patient.channels():
+        errors.setdefault("patient", []).append(
+            "The patient has no channel to send to: add a mobile number or an email "
+            "address and choose how they want to be reached.")
+    if anchor_date is not None and patient.clinic_id and not unchecked & ZONE_FIELDS:
+        try:
+            anchor_date_validate(patient=patient, anchor_date=anchor_date, now=now)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
     enrollment = Enrollment(
         patient=patient, program=program, anchor_event=anchor_event, anchor_date=anchor_date
     )
     # A patient not saved yet (an intake being previewed or a CSV row being
     # checked) has no enrollment to clash with, and no id to validate.
-    exclude = ["enrolled_by"] if patient.pk else ["enrolled_by", "patient"]
-    enrollment.full_clean(exclude=exclude)
+    exclude = {"enrolled_by"} if patient.pk else {"enrolled_by", "patient"}
+    try:
+        enrollment.full_clean(exclude=exclude | unchecked)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    errors = {key: value for key, value in errors.items() if key not in unchecked}
+    if errors:
+        raise ValidationError(errors)
     return enrollment
 
 

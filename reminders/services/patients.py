@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..models import Channel, ConsentActor, Patient
+from ..selectors.patients import MatchKind, patient_duplicates_find
 from .consent import CONSENT_FIELDS, consent_record
 
 
@@ -16,6 +17,11 @@ def patient_save(
     """Validate and save a new or changed patient; each consent change is written to the ledger."""
     if patient.pk and Patient.objects.filter(pk=patient.pk, forgotten_at__isnull=False).exists():
         raise ValidationError("This patient was forgotten: the record is kept for statistics and cannot change.")
+    same_mrn = [match for match in patient_duplicates_find(candidate=patient) if match.kind == MatchKind.MRN] \
+        if patient.clinic_id and patient.mrn else []
+    if same_mrn:
+        raise ValidationError({"mrn": f"Medical record number {patient.mrn} is already on file for patient "
+                                      f"{same_mrn[0].patient.pk} of this clinic."})
     patient.full_clean()
     if recorded_by is not None:
         patient._history_user = recorded_by  # the audit history's "who", also outside a request

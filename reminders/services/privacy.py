@@ -4,9 +4,9 @@ Forgetting a patient: everything that identifies them goes, every row stays.
 Statistics (how many were enrolled, texted, reached, replied, escalated) keep
 their counts: rows are anonymized in place, never deleted. What goes:
 
-- the patient's names, mobile number and email address, also from every
-  historical version of the patient (the audit history would otherwise keep
-  them) and from the admin's log of changes;
+- the patient's names, mobile number, email address, record number and date
+  of birth, also from every historical version of the patient (the audit
+  history would otherwise keep them) and from the admin's log of changes;
 - the text of every message sent to them and of every reply they sent;
 - text others typed about them that messages and enrollments quote (pause and
   cancel reasons), the coordinators' notes on their escalations, and what the
@@ -119,7 +119,7 @@ def patient_forget(*, patient: Patient, forgotten_by: AbstractBaseUser | None) -
 
     # The audit history keeps every version of the patient: scrub them all, then
     # add the one that says what happened.
-    anonymous = {**FORGOTTEN_NAMES, "mobile": "", "email": ""}
+    anonymous = {**FORGOTTEN_NAMES, "mobile": "", "email": "", "mrn": "", "date_of_birth": None}
     Patient.history.filter(id=patient.pk).update(**anonymous)
     for name, value in anonymous.items():
         setattr(patient, name, value)

@@ -30,7 +30,8 @@ class Side:
 
 
 def _side(*, clinic, program, first, last, mobile, provider_id) -> Side:
-    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile))
+    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile,
+                                           sms_consent=True))
     enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
                                    anchor_date=date(2026, 6, 2))
     inbound = InboundMessage.objects.create(

@@ -27,7 +27,8 @@ def today_in(zone: ZoneInfo):
 
 
 def enrolled(*, clinic, program, first, last, mobile) -> Enrollment:
-    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile))
+    patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile,
+                                           sms_consent=True))
     return enrollment_create(patient=patient, program=program, anchor_event="pvp",
                              anchor_date=today_in(patient.zone))
 
@@ -49,6 +50,7 @@ def test_a_coordinator_enrolls_a_patient_after_seeing_the_timeline(page, screens
     page.fill("#id_last_name", "Delgado")
     page.select_option("#id_time_zone", "America/Chicago")
     page.fill("#id_mobile", "+12025550177")
+    page.check("#id_sms_consent")  # nothing is ticked until the patient agreed
     page.select_option("#id_program", label=program.name)
     page.select_option("#id_anchor_event", "pvp")
     # Three days ago: the first two steps are already too late.

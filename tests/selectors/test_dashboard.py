@@ -28,7 +28,7 @@ _numbers = iter(range(100, 1000))
 def enroll(clinic, program, *, anchor: date):
     number = next(_numbers)
     patient = Patient.objects.create(clinic=clinic, first_name="P", last_name=f"N{number}",
-                                     mobile=f"+12025550{number}")
+                                     mobile=f"+12025550{number}", sms_consent=True)
     moment = datetime.combine(anchor, time(16, 0), tzinfo=UTC)
     with time_machine.travel(moment, tick=False):
         return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=anchor)
