@@ -37,7 +37,8 @@ def busy_clinic(clinic, program):
                                            ("Joan", "Abernathy-Whitfield")]):
         patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last,
                                                mobile=f"+120255501{index:02d}", email=f"p{index}@example.org",
-                                               email_consent=True, language="es" if index % 2 else "en"))
+                                               sms_consent=True, email_consent=True,
+                                               language="es" if index % 2 else "en"))
         enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
                                        anchor_date=today - timedelta(days=2))
         for n, message in enumerate(enrollment.messages.order_by("due_at")):
