@@ -140,6 +140,9 @@ class ChaosRun:
             "TWILIO_READ_TIMEOUT": str(sizes.read_timeout_seconds),
             "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{self.web_port}",
             "TRUST_PROXY_HEADERS": "false",
+            # The callbacks' web server speaks plain HTTP on loopback, with no proxy in front:
+            # redirected to HTTPS (debug off's default), every callback failed and none settled a message.
+            "SECURE_SSL_REDIRECT": "false",
             "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
             "DISPATCH_INTERVAL_SECONDS": str(DISPATCH_INTERVAL_SECONDS),
             "CLAIM_LEASE_SECONDS": str(sizes.lease_seconds),
