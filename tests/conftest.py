@@ -194,7 +194,7 @@ def make_coordinator(coordinator_group, django_user_model):
 @pytest.fixture
 def fake_twilio(settings):
     """The Twilio-compatible fake on a loopback port, with the Twilio backend pointed at it."""
-    from reminders.testing.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioServer
+    from harness.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioServer
 
     with FakeTwilioServer() as server:
         settings.SMS_BACKEND = "twilio"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reminders.chaos.database import DEFAULT_URL, ChaosDatabaseError, database_config, database_version
-from reminders.chaos.harness import FULL, QUICK, chaos_run
-from reminders.chaos.report import report_write, results_markdown, results_table
-from reminders.chaos.scenarios import SCENARIOS, SCENARIOS_BY_NAME
+from harness.faults.database import DEFAULT_URL, ChaosDatabaseError, database_config, database_version
+from harness.faults.runner import FULL, QUICK, chaos_run
+from harness.faults.report import report_write, results_markdown, results_table
+from harness.faults.scenarios import SCENARIOS, SCENARIOS_BY_NAME
 
 
 def _terminate(signum, frame):

@@ -10,10 +10,11 @@ import time
 import redis
 from django.conf import settings
 
+from reminders.redis_client import BEAT_HEARTBEAT_KEY
+
 from . import data
 from .environment import BenchTarget, analyze, bench_clinic, bench_program, data_wipe
 from .processes import base_env, beat_start, stop_all, worker_start, workers_wait_ready
-from ..redis_client import BEAT_HEARTBEAT_KEY
 from .report import Figure
 
 MB = 2**20

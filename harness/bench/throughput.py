@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 from twilio.rest import Client
 
-from ..backends.sms.twilio import TimeoutHttpClient, status_callback_url
-from ..testing.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
+from reminders.backends.sms.twilio import TimeoutHttpClient, status_callback_url
+
+from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
 from . import data
 from .environment import BenchTarget, bench_clinic, bench_program, data_wipe
 from .processes import (
@@ -99,7 +100,7 @@ def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -
     for _ in range(tasks):
         noop.delay()
     worker = worker_start(name="noop", env=base_env(target=target, fake_url=fake.url),
-                          include="reminders.benchmarks.tasks")
+                          include="harness.bench.tasks")
     try:
         deadline = time.monotonic() + 60 + tasks / 50
         while not client.get(NOOP_KEY):  # started: its start-up is not counted

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from reminders.chaos.database import database_config, database_drop
-from reminders.chaos.harness import QUICK, chaos_run
-from reminders.chaos.scenarios import SCENARIOS_BY_NAME
+from harness.faults.database import database_config, database_drop
+from harness.faults.runner import QUICK, chaos_run
+from harness.faults.scenarios import SCENARIOS_BY_NAME
 
 pytestmark = pytest.mark.celery_worker
 

@@ -3,7 +3,7 @@
 import time
 
 from .database import database_connections_cut
-from .harness import BEAT_QUEUE, DEFAULT_QUEUE, SEND_QUEUE, ChaosRun, Scenario, WorkerSpec
+from .runner import BEAT_QUEUE, DEFAULT_QUEUE, SEND_QUEUE, ChaosRun, Scenario, WorkerSpec
 
 
 def worker_killed(run: ChaosRun) -> None:

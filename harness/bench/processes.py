@@ -10,7 +10,7 @@ import time
 import psutil
 from django.conf import settings
 
-from ..testing.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
+from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
 from .environment import BASE_DIR, WORK_DIR, BenchTarget
 
 SENDER = "+12025550199"
@@ -99,7 +99,7 @@ def base_env(*, target: BenchTarget, fake_url: str, **extra: str) -> dict[str, s
 
 
 def fake_start(*, extra_args: list[str] = ()) -> tuple[Spawned, FakeTwilioClient]:
-    fake = Spawned("fake-twilio", [sys.executable, "-m", "reminders.testing.fake_twilio", "--port", "0",
+    fake = Spawned("fake-twilio", [sys.executable, "-m", "harness.fakes.twilio", "--port", "0",
                                    *extra_args], env={**os.environ, "PYTHONPATH": str(BASE_DIR)})
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

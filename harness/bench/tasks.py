@@ -1,6 +1,6 @@
 """The broker baseline's task: it does nothing but count itself.
 
-Only benchmark workers load it (``celery worker --include reminders.benchmarks.tasks``).
+Only benchmark workers load it (``celery worker --include harness.bench.tasks``).
 """
 
 import time

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from reminders.backends.sms import SmsOutcomeUnknown, SmsSendError, get_sms_backend
-from reminders.testing.fake_twilio import (
+from harness.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FakeConfig,
     FakeTwilioClient,
     FakeTwilioServer,
 )
+from reminders.backends.sms import SmsOutcomeUnknown, SmsSendError, get_sms_backend
 
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 TO = "+12025550101"
@@ -197,8 +197,8 @@ def test_it_can_be_reconfigured_and_reset_over_http(fake_twilio):
 
 def test_it_runs_as_a_command_on_loopback():
     process = subprocess.Popen(
-        [sys.executable, "-m", "reminders.testing.fake_twilio", "--port", "0", "--rate-limit", "3"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        [sys.executable, "-m", "harness.fakes.twilio", "--port", "0", "--rate-limit", "3"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3])
     try:
         line = process.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line)[0]

@@ -12,9 +12,10 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from ..models import Message, MessageStatus
-from ..services.claims import messages_claim
-from ..services.dispatch import dispatch_cycle
+from reminders.models import Message, MessageStatus
+from reminders.services.claims import messages_claim
+from reminders.services.dispatch import dispatch_cycle
+
 from . import data
 from .admin_pages import figure_admin, pages_measure
 from .environment import BenchTarget, analyze, bench_clinic, bench_program, data_wipe

@@ -17,11 +17,11 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from ..testing.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
+from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
+from ..processes import LOOPBACK, ManagedProcess, RedisServer, free_port, port_open, python_process, wait_until
 from .database import database_config, database_drop, database_recreate, database_url, database_use, template_prepare
 from .invariants import DONE, SENT, Check, Windows, invariants_check, status_counts
 from .plan import chaos_enrollments_cancel, chaos_messages_plan
-from .processes import LOOPBACK, ManagedProcess, RedisServer, free_port, port_open, python_process, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Scenario:
     fault: Callable[["ChaosRun"], None]
     workers: tuple[WorkerSpec, ...] = (WorkerSpec("worker"),)
     beats: int = 1
-    # The fake provider's options (python -m reminders.testing.fake_twilio --help).
+    # The fake provider's options (python -m harness.fakes.twilio --help).
     fake_args: tuple[str, ...] = ()
     # Signed status callbacks from the fake; without them only lookups settle an unknown outcome.
     callbacks: bool = True
@@ -169,7 +169,7 @@ class ChaosRun:
                      "--seed", str(self.seed), *self.scenario.fake_args]
         if self.scenario.callbacks:
             fake_args += ["--callbacks", "sent,delivered"]
-        self._start(python_process(name="fake-twilio", args=["-m", "reminders.testing.fake_twilio", *fake_args],
+        self._start(python_process(name="fake-twilio", args=["-m", "harness.fakes.twilio", *fake_args],
                                    env=self.env, log_dir=self.log_dir))
         self._start(python_process(name="web", env=self.env, log_dir=self.log_dir, args=[
             "manage.py", "runserver", f"{LOOPBACK}:{self.web_port}", "--noreload", "--skip-checks"]))

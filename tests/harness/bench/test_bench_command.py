@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from reminders.benchmarks.report import Figure, Report, markdown, table
+from harness.bench.report import Figure, Report, markdown, table
 
 MACHINE = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 23.5, "os": "Linux", "python": "3.11.7",
            "postgresql": "15.20", "redis": "7.0.15", "django": "5.2", "celery": "5.7", "twilio": "9.13",
@@ -25,7 +25,7 @@ def test_it_refuses_sqlite_and_the_test_database(settings):
      ("bench", "redis://127.0.0.1:6379/15", "db 15"), ("bench", "redis://127.0.0.1:6379", "db 0")],
 )
 def test_only_a_bench_database_and_a_redis_db_of_its_own_are_accepted(name, broker, refused):
-    from reminders.benchmarks.environment import BenchRefused, target_check
+    from harness.bench.environment import BenchRefused, target_check
 
     database = {"ENGINE": "django.db.backends.postgresql", "NAME": name}
     url = f"postgres://postgres@127.0.0.1:5432/{name}"

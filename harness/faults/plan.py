@@ -4,7 +4,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
-from ..models import (
+from reminders.models import (
     AnchorEvent,
     Clinic,
     Enrollment,
@@ -15,8 +15,8 @@ from ..models import (
     Program,
     StatusReason,
 )
-from ..planning import enrollment_plan
-from ..services.enrollments import enrollment_cancel
+from reminders.planning import enrollment_plan
+from reminders.services.enrollments import enrollment_cancel
 
 PROGRAM_SLUG = "after-procedure"
 # Back-dated messages the late policy must skip, and enrollments a coordinator

@@ -9,9 +9,9 @@ from pathlib import Path
 import celery
 import django
 
-from ..testing.machine import cpu_model, memory_gb
-from .harness import ScenarioResult, Sizes
-from .processes import redis_server_path
+from ..machine import cpu_model, memory_gb
+from ..processes import redis_server_path
+from .runner import ScenarioResult, Sizes
 
 BEGIN = "<!-- chaos results: written by `make chaos`, do not edit by hand -->"
 END = "<!-- end of chaos results -->"

@@ -33,7 +33,7 @@ Every request is counted, and every accepted message per (``To``, ``Body``),
 so a duplicate text shows: ``GET /_fake/stats``. ``GET /_fake/messages`` lists
 what was accepted with its arrival time; ``POST /_fake/reset`` forgets it all.
 
-    python -m reminders.testing.fake_twilio --port 8089 --rate-limit 10 --errors 500=0.01,timeout=0.005
+    python -m harness.fakes.twilio --port 8089 --rate-limit 10 --errors 500=0.01,timeout=0.005
 
 It needs no Django; the server is a ``ThreadingHTTPServer`` (a thread per
 keep-alive connection) that writes each answer in one piece.
@@ -632,7 +632,7 @@ def _mix(text: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m reminders.testing.fake_twilio",
+    parser = argparse.ArgumentParser(prog="python -m harness.fakes.twilio",
                                      description="A Twilio-compatible fake of the Messages API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--account-sid", default=ACCOUNT_SID)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from ..models import Clinic, Program
+from reminders.models import Clinic, Program
 
 WELCOME_STEP = "day00-welcome"
 SENT_BODY = ("Bench Spine Clinic: Hi Pat, time for a short walk today. Getting up and moving helps your back "

@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from ..models import Clinic
-from ..services.csv_import import enrollment_csv_import
+from reminders.models import Clinic
+from reminders.services.csv_import import enrollment_csv_import
+
 from .environment import BenchTarget, bench_clinic, data_wipe
 from .report import Figure
 

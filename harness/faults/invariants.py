@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count
 
-from ..models import Message, MessageStatus
+from reminders.models import Message, MessageStatus
 
 NEEDS_REASON = {MessageStatus.FAILED, MessageStatus.SKIPPED, MessageStatus.CANCELLED}
 DONE = {MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SKIPPED,

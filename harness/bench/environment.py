@@ -18,9 +18,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from ..models import Clinic, Program
-from ..services.programs import programs_load
-from ..testing.machine import cpu_model, memory_gb
+from reminders.models import Clinic, Program
+from reminders.services.programs import programs_load
+
+from ..machine import cpu_model, memory_gb
 
 BASE_DIR = Path(settings.BASE_DIR)
 WORK_DIR = BASE_DIR / "var" / "bench"

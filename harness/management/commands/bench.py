@@ -4,9 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reminders.benchmarks.environment import BenchRefused
-from reminders.benchmarks.report import markdown, table
-from reminders.benchmarks.runner import benchmarks_run
+from harness.bench.environment import BenchRefused
+from harness.bench.report import markdown, table
+from harness.bench.runner import benchmarks_run
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from reminders.chaos.invariants import _provider_agrees
+from harness.faults.invariants import _provider_agrees
 from reminders.models import Message, MessageStatus
 from reminders.services.enrollments import enrollment_create
 

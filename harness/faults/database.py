@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connections
 from psycopg import sql
 
-from ..services.programs import programs_load
+from reminders.services.programs import programs_load
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chaos"
 # The harness drops and recreates its database: refuse any other.
