@@ -1,5 +1,6 @@
 """One small fault scenario through the harness, on real processes (the six run in `make chaos-quick`)."""
 
+import os
 import socket
 from dataclasses import replace
 
@@ -11,8 +12,9 @@ from harness.faults.scenarios import SCENARIOS_BY_NAME
 
 pytestmark = pytest.mark.celery_worker
 
-# A database of its own (the harness drops and recreates it), never the tests' one.
-URL = "postgres://postgres@127.0.0.1:5432/chaos_pytest"
+# A database of its own (the harness drops and recreates it), never the tests' one, and
+# of this run alone: other runs on the machine share its PostgreSQL.
+URL = f"postgres://postgres@127.0.0.1:5432/chaos_pytest_{os.getpid()}"
 
 
 def _postgres_answers() -> bool:
