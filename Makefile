@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test chromium bench bench-quick chaos chaos-quick clean
 
+# The test extra pulls the harness extra, which make bench and make chaos need too.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
