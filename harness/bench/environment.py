@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import environ
 import psutil
 import redis
 from django.apps import apps
@@ -21,10 +20,17 @@ from django.db import connection
 from reminders.models import Clinic, Program
 from reminders.services.programs import programs_load
 
+from ..fakes.twilio import provider_settings
 from ..machine import cpu_model, memory_gb
+from ..processes import service_env
 
 BASE_DIR = Path(settings.BASE_DIR)
+# The processes' logs, beat's schedule.
 WORK_DIR = BASE_DIR / "var" / "bench"
+# The benchmarks make their database anew and truncate it: only one so named.
+REQUIRED_PREFIX = "bench"
+# Nothing listens there: the benchmarks post no status callbacks, the URL only carries the message id.
+BENCH_PUBLIC_BASE_URL = "http://127.0.0.1:9"
 # Tables kept between figures: the programs, loaded once.
 KEPT_TABLES = {"reminders_program", "reminders_step"}
 
@@ -52,28 +58,27 @@ def target_check(*, database: dict, database_url: str, redis_url: str) -> BenchT
     """
     if database["ENGINE"] != "django.db.backends.postgresql":
         raise BenchRefused("The benchmarks run on PostgreSQL: set DATABASE_URL=postgres://.../bench.")
-    if not database["NAME"].startswith("bench") or not database_url:
-        raise BenchRefused(f"Refusing to wipe database {database['NAME']!r}: its name must start with 'bench'.")
+    if not database["NAME"].startswith(REQUIRED_PREFIX) or not database_url:
+        raise BenchRefused(f"Refusing to wipe database {database['NAME']!r}: its name must start with "
+                           f"{REQUIRED_PREFIX!r}.")
     redis_db = int(redis.Redis.from_url(redis_url).connection_pool.connection_kwargs.get("db", 0))
     if redis_db in {0, 15}:
         raise BenchRefused(f"Refusing to flush Redis db {redis_db}: give REDIS_URL a db of its own (e.g. /12).")
     return BenchTarget(database_url=database_url, redis_url=redis_url)
 
 
-def database_recreate(*, database_url: str) -> None:
-    """Make the benchmark database anew, so every run starts from the current migrations.
+def bench_env(*, target: BenchTarget, fake_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of the benchmark's worker and beat: its database and Redis, the fake as Twilio."""
+    return service_env(
+        database_url=target.database_url, redis_url=target.redis_url, provider_url=fake_url,
+        public_base_url=BENCH_PUBLIC_BASE_URL, log_level="WARNING",
+        **{"DISPATCH_INTERVAL_SECONDS": str(settings.DISPATCH_INTERVAL_SECONDS), **overrides},
+    )
 
-    Its name was checked to start with "bench" (target_check).
-    """
-    import psycopg
 
-    config = environ.Env.db_url_config(database_url)
-    maintenance = dict(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
-                       password=config["PASSWORD"] or None, dbname="postgres", autocommit=True)
-    with psycopg.connect(**{k: v for k, v in maintenance.items() if v is not None}) as conn:
-        # A database left by an older run may hold migrations since renamed.
-        conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+def bench_settings(*, fake_url: str) -> dict:
+    """Settings overrides for sends from this process (the foreground dispatch cycle) to the fake."""
+    return {**provider_settings(fake_url), "PUBLIC_BASE_URL": BENCH_PUBLIC_BASE_URL, "SMS_RATE_PER_SECOND": 0}
 
 
 def database_prepare() -> None:

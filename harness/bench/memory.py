@@ -12,23 +12,23 @@ from django.conf import settings
 
 from reminders.redis_client import BEAT_HEARTBEAT_KEY
 
+from ..processes import beat_start, processes_stop, worker_start, workers_wait_ready
 from . import data
-from .environment import BenchTarget, analyze, bench_clinic, bench_program, data_wipe
-from .processes import base_env, beat_start, stop_all, worker_start, workers_wait_ready
+from .environment import WORK_DIR, BenchTarget, analyze, bench_clinic, bench_env, bench_program, data_wipe
 from .report import Figure
 
 MB = 2**20
 
 
 def _worker_after_cycles(*, target: BenchTarget, fake, interval: float, ticks: int) -> dict:
-    env = base_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
-    worker = worker_start(name="worker1", env=env)
+    env = bench_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
+    worker = worker_start(name="worker1", env=env, log_dir=WORK_DIR)
     spawned = [worker]
     try:
-        workers_wait_ready(spawned)
+        workers_wait_ready(spawned, broker_url=target.redis_url)
         broker = redis.Redis.from_url(target.redis_url)
         broker.delete(BEAT_HEARTBEAT_KEY)
-        spawned.append(beat_start(env=env))
+        spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         # Every dispatch cycle notes its start: the cycles seen are the work the figure compares.
         # (Beat's start-up may take longer than a tick: it is waited for, within limits.)
         cycles, deadline = set(), time.monotonic() + interval * ticks + 1
@@ -40,7 +40,7 @@ def _worker_after_cycles(*, target: BenchTarget, fake, interval: float, ticks: i
         queued = broker.llen("celery")
         broker_memory = broker.info("memory")["used_memory"]
     finally:
-        stop_all(*spawned)
+        processes_stop(*spawned)
     return {**memory, "queued_tasks": queued, "redis_used_memory": broker_memory, "cycles": len(cycles)}
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
+from ..processes import WORKER_CONCURRENCY, beat_start, processes_stop, worker_start, workers_wait_ready
 from . import data
-from .environment import BenchTarget, bench_clinic, bench_program, data_wipe
-from .processes import WORKER_CONCURRENCY, base_env, beat_start, stop_all, worker_start, workers_wait_ready
+from .environment import WORK_DIR, BenchTarget, bench_clinic, bench_env, bench_program, data_wipe
 from .report import Figure
 from .throughput import wait_until_final
 
@@ -25,18 +25,18 @@ def figure_pacing(*, target: BenchTarget, fake, sizes: dict) -> Figure:
     interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
     fake.configure(rate_limit=rate, rate_burst=FAKE_BURST)
     clinic, program = bench_clinic(), bench_program()
-    env = base_env(target=target, fake_url=fake.url, SMS_RATE_PER_SECOND=str(rate),
+    env = bench_env(target=target, fake_url=fake.url, SMS_RATE_PER_SECOND=str(rate),
                    DISPATCH_INTERVAL_SECONDS=str(interval))
-    spawned = [worker_start(name=f"worker{i}", env=env) for i in range(1, workers + 1)]
+    spawned = [worker_start(name=f"worker{i}", env=env, log_dir=WORK_DIR) for i in range(1, workers + 1)]
     try:
-        workers_wait_ready(spawned)
-        spawned.append(beat_start(env=env))
+        workers_wait_ready(spawned, broker_url=target.redis_url)
+        spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=n,
                                                 first_due=datetime.now(timezone.utc))
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=n / rate * 2 + 60,
                                     processes=spawned)
     finally:
-        stop_all(*spawned)
+        processes_stop(*spawned)
         stats = fake.stats(summary=True)
         arrivals = sorted(m["received_at"] for m in fake.messages())
         fake.configure(rate_limit=0)

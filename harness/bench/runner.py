@@ -1,24 +1,26 @@
 """Runs the figures in one go against one fake, one database and one Redis db."""
 
 import logging
+import shutil
 import time
 import traceback
 from collections.abc import Callable
 
 from django.conf import settings
 
+from ..processes import database_recreate, processes_stop, provider_start
 from . import enrollment, memory, pacing, scan, throughput, timeliness
 from .environment import (
+    REQUIRED_PREFIX,
+    WORK_DIR,
     BenchTarget,
     OtherWork,
     bench_target,
     data_wipe,
-    database_recreate,
     database_prepare,
     load_average,
     machine_describe,
 )
-from .processes import fake_start, stop_all
 from .report import Figure, Report
 
 logger = logging.getLogger(__name__)
@@ -103,14 +105,18 @@ def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
                    progress: Callable[[str], None] = lambda line: None) -> Report:
     """Run the figures (all, or ``only`` these numbers) and return the report."""
     target: BenchTarget = bench_target()
-    database_recreate(database_url=target.database_url)
+    # Anew, so that every run starts from the current migrations: a database left by an
+    # older run may hold migrations since renamed.
+    database_recreate(url=target.database_url, required_prefix=REQUIRED_PREFIX)
     progress("made the benchmark database anew")
+    # The processes' logs are appended to: this run's alone.
+    shutil.rmtree(WORK_DIR, ignore_errors=True)
     database_prepare()
     sizes = QUICK if quick else FULL
     report = Report(quick=quick, machine=machine_describe(target=target), load_before=load_average())
     started = time.monotonic()
     with OtherWork(database=settings.DATABASES["default"]["NAME"]) as others:
-        fake, client = fake_start()
+        fake, client = provider_start(log_dir=WORK_DIR)
         try:
             for numbers, run in RUNS:
                 wanted = numbers if only is None else numbers & only
@@ -119,7 +125,7 @@ def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
                                                fake=client, fake_process=fake, sizes=sizes, others=others,
                                                progress=progress)
         finally:
-            stop_all(fake)
+            processes_stop(fake)
             data_wipe(target=target)
     report.other_work = others.summary()
     report.seconds = time.monotonic() - started

@@ -18,8 +18,7 @@ from reminders.services.dispatch import dispatch_cycle
 
 from . import data
 from .admin_pages import figure_admin, pages_measure
-from .environment import BenchTarget, analyze, bench_clinic, bench_program, data_wipe
-from .processes import settings_for_fake
+from .environment import BenchTarget, analyze, bench_clinic, bench_program, bench_settings, data_wipe
 from .report import Figure
 
 INDEX = "message_pending_due_idx"
@@ -44,7 +43,7 @@ def claim_plan() -> str:
 def scan_measure(*, fake_url: str, first_id: int, last_id: int, repeats: int) -> dict:
     due = last_id - first_id + 1
     cycles, claims = [], []
-    with override_settings(**settings_for_fake(fake_url)):
+    with override_settings(**bench_settings(fake_url=fake_url)):
         for _ in range(repeats + 1):  # the first is a warm-up
             _due_again(first_id, last_id)
             started = time.perf_counter()

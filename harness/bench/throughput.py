@@ -23,19 +23,17 @@ from twilio.rest import Client
 
 from reminders.backends.sms.twilio import TimeoutHttpClient, status_callback_url
 
-from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
-from . import data
-from .environment import BenchTarget, bench_clinic, bench_program, data_wipe
-from .processes import (
-    SENDER,
-    Spawned,
+from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilioClient
+from ..processes import (
     WORKER_CONCURRENCY,
-    base_env,
+    ManagedProcess,
     beat_start,
-    stop_all,
+    processes_stop,
     worker_start,
     workers_wait_ready,
 )
+from . import data
+from .environment import WORK_DIR, BenchTarget, bench_clinic, bench_env, bench_program, data_wipe
 from .report import Figure
 from .tasks import NOOP_KEY
 
@@ -99,7 +97,7 @@ def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -
     client.delete(NOOP_KEY, f"{NOOP_KEY}:first", f"{NOOP_KEY}:last")
     for _ in range(tasks):
         noop.delay()
-    worker = worker_start(name="noop", env=base_env(target=target, fake_url=fake.url),
+    worker = worker_start(name="noop", env=bench_env(target=target, fake_url=fake.url), log_dir=WORK_DIR,
                           include="harness.bench.tasks")
     try:
         deadline = time.monotonic() + 60 + tasks / 50
@@ -116,7 +114,7 @@ def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -
             time.sleep(0.1)
         cpu = (worker.cpu_seconds() - cpu) / max(tasks - done, 1)
     finally:
-        stop_all(worker)
+        processes_stop(worker)
     first, last = float(client.get(f"{NOOP_KEY}:first")), float(client.get(f"{NOOP_KEY}:last"))
     return (tasks - 1) / (last - first), cpu
 
@@ -149,17 +147,17 @@ def wait_until_final(*, first_id: int, last_id: int, timeout: float,
         time.sleep(poll)
 
 
-def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, messages: int,
+def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess, messages: int,
                    interval: float) -> DrainResult:
     """``messages`` SMS due at once, through beat and a worker; timed from due to the last recorded send."""
     data_wipe(target=target)
     fake.reset()
     clinic, program = bench_clinic(), bench_program()
-    env = base_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
-    spawned = [worker_start(name="worker1", env=env)]
+    env = bench_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
+    spawned = [worker_start(name="worker1", env=env, log_dir=WORK_DIR)]
     try:
-        workers_wait_ready(spawned)
-        spawned.append(beat_start(env=env))
+        workers_wait_ready(spawned, broker_url=target.redis_url)
+        spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         time.sleep(interval)  # beat in its rhythm: the rows fall due at some point of a cycle
         cpu_before = spawned[0].cpu_seconds(), fake_process.cpu_seconds()
         due_at = datetime.now(timezone.utc)
@@ -169,7 +167,7 @@ def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process:
         worker_cpu = spawned[0].cpu_seconds() - cpu_before[0]
         fake_cpu = fake_process.cpu_seconds() - cpu_before[1]
     finally:
-        stop_all(*spawned)
+        processes_stop(*spawned)
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(updated_at) FROM reminders_message WHERE id BETWEEN %s AND %s",
                        [first_id, last_id])
@@ -205,7 +203,7 @@ class _Round:
     exactly_once: bool
 
 
-def _round(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict,
+def _round(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess, sizes: dict,
            interval: float) -> _Round:
     n = sizes["throughput"]
     sdk_rate, sdk_cpu = sdk_loop_rate(fake=fake, calls=sizes["sdk_calls"])
@@ -219,7 +217,7 @@ def _round(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned
     )
 
 
-def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Spawned, sizes: dict) -> Figure:
+def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess, sizes: dict) -> Figure:
     fake_rate = fake_max_rate(fake=fake, seconds=sizes["fake_load_seconds"])
     n = sizes["throughput"]
     interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from django.conf import settings
 from django.db import connection
 
+from ..processes import beat_start, processes_stop, worker_start, workers_wait_ready
 from . import data
-from .environment import BenchTarget, bench_clinic, bench_program, data_wipe
-from .processes import base_env, beat_start, stop_all, worker_start, workers_wait_ready
+from .environment import WORK_DIR, BenchTarget, bench_clinic, bench_env, bench_program, data_wipe
 from .report import Figure
 from .throughput import wait_until_final
 
@@ -31,18 +31,18 @@ def figure_timeliness(*, target: BenchTarget, fake, sizes: dict) -> Figure:
     clinic, program = bench_clinic(), bench_program()
     n, spread = sizes["timeliness"], sizes["timeliness_spread_seconds"]
     interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
-    env = base_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
-    spawned = [worker_start(name="worker1", env=env)]
+    env = bench_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
+    spawned = [worker_start(name="worker1", env=env, log_dir=WORK_DIR)]
     try:
-        workers_wait_ready(spawned)
-        spawned.append(beat_start(env=env))
+        workers_wait_ready(spawned, broker_url=target.redis_url)
+        spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         time.sleep(interval)  # beat in its rhythm before anything falls due
         first_due = datetime.now(timezone.utc) + timedelta(seconds=3)
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=n, first_due=first_due,
                                                 spread_seconds=spread)
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=spread + 120, processes=spawned)
     finally:
-        stop_all(*spawned)
+        processes_stop(*spawned)
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, due_at FROM reminders_message WHERE id BETWEEN %s AND %s", [first_id, last_id])
         due = {pk: due_at.timestamp() for pk, due_at in cursor.fetchall()}

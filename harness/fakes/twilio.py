@@ -63,6 +63,7 @@ from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
+SENDER = "+12025550199"
 API_VERSION = "2010-04-01"
 HOST = "127.0.0.1"  # loopback only, by design
 
@@ -620,6 +621,19 @@ class FakeTwilioClient:
             return bool(self._call("/_fake/health").get("ok"))
         except OSError:
             return False
+
+
+def provider_settings(url: str) -> dict[str, str]:
+    """The service's settings that send its texts through the fake at ``url``, with the fake's
+    credentials: for a process's environment, or for ``override_settings`` in this one."""
+    return {
+        "SMS_BACKEND": "twilio",
+        "TWILIO_API_URL": url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": SENDER,
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+    }
 
 
 def _mix(text: str) -> dict[str, float]:

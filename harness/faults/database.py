@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import environ
-import psycopg
 from django.core.management import call_command
 from django.db import connections
-from psycopg import sql
 
 from reminders.services.programs import programs_load
+
+from ..processes import database_recreate, maintenance_connection
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chaos"
 # The harness drops and recreates its database: refuse any other.
@@ -39,35 +39,9 @@ def database_url(*, config: dict, name: str) -> str:
     return f"postgres://{auth}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{name}"
 
 
-def _admin_connection(config: dict) -> psycopg.Connection:
-    return psycopg.connect(
-        dbname="postgres", user=config["USER"], password=config.get("PASSWORD") or None,
-        host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, autocommit=True,
-    )
-
-
 def database_version(*, config: dict) -> str:
-    with _admin_connection(config) as admin:
+    with maintenance_connection(url=database_url(config=config, name=config["NAME"])) as admin:
         return admin.info.parameter_status("server_version") or "?"
-
-
-def database_recreate(*, config: dict, name: str, template: str | None = None) -> None:
-    """Drop ``name`` (cutting whatever is still connected to it) and create it again."""
-    if not name.startswith(REQUIRED_PREFIX):
-        raise ChaosDatabaseError(f"refusing to recreate {name!r}")
-    with _admin_connection(config) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(template))
-        admin.execute(create)
-
-
-def database_drop(*, config: dict, name: str) -> None:
-    if not name.startswith(REQUIRED_PREFIX):
-        raise ChaosDatabaseError(f"refusing to drop {name!r}")
-    with _admin_connection(config) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextmanager
@@ -94,7 +68,7 @@ def database_use(*, config: dict, name: str) -> Iterator[None]:
 
 def template_prepare(*, config: dict, name: str) -> None:
     """A database migrated and loaded with the programs, to clone for every scenario."""
-    database_recreate(config=config, name=name)
+    database_recreate(url=database_url(config=config, name=name), required_prefix=REQUIRED_PREFIX)
     with database_use(config=config, name=name):
         call_command("migrate", interactive=False, verbosity=0)
         programs_load()

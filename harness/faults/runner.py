@@ -3,9 +3,7 @@ Running a scenario: a fresh database, real processes, the fault, the wait, the c
 """
 
 import logging
-import os
 import re
-import secrets
 import shutil
 import sys
 import time
@@ -17,9 +15,22 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from ..fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioClient
-from ..processes import LOOPBACK, ManagedProcess, RedisServer, free_port, port_open, python_process, wait_until
-from .database import database_config, database_drop, database_recreate, database_url, database_use, template_prepare
+from ..fakes.twilio import FakeTwilioClient
+from ..processes import (
+    LOOPBACK,
+    ManagedProcess,
+    RedisServer,
+    beat_start,
+    database_drop,
+    database_recreate,
+    free_port,
+    processes_stop,
+    provider_start,
+    service_env,
+    web_start,
+    worker_start,
+)
+from .database import REQUIRED_PREFIX, database_config, database_url, database_use, template_prepare
 from .invariants import DONE, SENT, Check, Windows, invariants_check, status_counts
 from .plan import chaos_enrollments_cancel, chaos_messages_plan
 
@@ -30,7 +41,6 @@ DEFAULT_QUEUE = "celery"
 BEAT_QUEUE = "beat"
 SEND_QUEUE = "send"
 DISPATCH_INTERVAL_SECONDS = 1.0
-FROM_NUMBER = "+12025550199"
 
 
 @dataclass(frozen=True)
@@ -105,11 +115,12 @@ class ChaosRun:
     def __init__(self, *, scenario: Scenario, sizes: Sizes, database: str, planned: int, seed: int,
                  log_dir: Path) -> None:
         self.scenario, self.sizes, self.planned, self.log_dir = scenario, sizes, planned, log_dir
-        self.redis = RedisServer(log_dir=log_dir, env=dict(os.environ))
-        self.fake = FakeTwilioClient(f"http://{LOOPBACK}:{free_port()}")
-        self.fake_port = int(self.fake.url.rsplit(":", 1)[1])
+        self.database = database
+        self.redis = RedisServer(log_dir=log_dir)
         self.web_port = free_port()
-        self.env = self._env(database=database)
+        # Both known once the fake provider is up (start).
+        self.fake: FakeTwilioClient | None = None
+        self.env: dict[str, str] = {}
         self.seed = seed
         self.processes: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
@@ -117,28 +128,12 @@ class ChaosRun:
         self.notes: list[str] = []
         self.started = time.monotonic()
 
-    def _env(self, *, database: str) -> dict[str, str]:
+    def _env(self) -> dict[str, str]:
         sizes = self.sizes
-        return {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "project.settings.base",
-            "PYTHONPATH": str(settings.BASE_DIR),
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(32),
+        overrides = {
             "ALLOWED_HOSTS": f"{LOOPBACK},localhost",
-            "LOG_LEVEL": "INFO",
-            "DATABASE_URL": database,
-            "REDIS_URL": self.redis.url(REDIS_DB),
-            "SMS_BACKEND": "twilio",
-            "TWILIO_API_URL": self.fake.url,
-            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_FROM_NUMBER": FROM_NUMBER,
-            "TWILIO_MESSAGING_SERVICE_SID": "",
             "TWILIO_CONNECT_TIMEOUT": "2",
             "TWILIO_READ_TIMEOUT": str(sizes.read_timeout_seconds),
-            "PUBLIC_BASE_URL": f"http://{LOOPBACK}:{self.web_port}",
             "TRUST_PROXY_HEADERS": "false",
             # The callbacks' web server speaks plain HTTP on loopback, with no proxy in front:
             # redirected to HTTPS (debug off's default), every callback failed and none settled a message.
@@ -156,25 +151,22 @@ class ChaosRun:
             "CELERY_BEAT_QUEUE": BEAT_QUEUE,
             **self.scenario.env,
         }
+        return service_env(database_url=self.database, redis_url=self.redis.url(REDIS_DB),
+                           provider_url=self.fake.url, public_base_url=f"http://{LOOPBACK}:{self.web_port}",
+                           log_level="INFO", **overrides)
 
     # -- processes -------------------------------------------------------------
 
-    def _start(self, process: ManagedProcess) -> ManagedProcess:
-        self.processes.append(process.start())
-        return process
-
     def start(self) -> None:
         self.redis.start()
-        fake_args = ["--port", str(self.fake_port), "--delay", "0.02", "--hold", str(self.sizes.read_timeout_seconds * 2),
-                     "--seed", str(self.seed), *self.scenario.fake_args]
+        options = ["--delay", "0.02", "--hold", str(self.sizes.read_timeout_seconds * 2), "--seed", str(self.seed),
+                   *self.scenario.fake_args]
         if self.scenario.callbacks:
-            fake_args += ["--callbacks", "sent,delivered"]
-        self._start(python_process(name="fake-twilio", args=["-m", "harness.fakes.twilio", *fake_args],
-                                   env=self.env, log_dir=self.log_dir))
-        self._start(python_process(name="web", env=self.env, log_dir=self.log_dir, args=[
-            "manage.py", "runserver", f"{LOOPBACK}:{self.web_port}", "--noreload", "--skip-checks"]))
-        wait_until(self.fake.healthy, timeout=20, what="the fake provider")
-        wait_until(lambda: port_open(self.web_port), timeout=30, what="the web server")
+            options += ["--callbacks", "sent,delivered"]
+        fake_process, self.fake = provider_start(log_dir=self.log_dir, options=options)
+        self.processes.append(fake_process)
+        self.env = self._env()
+        self.processes.append(web_start(env=self.env, log_dir=self.log_dir, port=self.web_port))
         self.started = time.monotonic()
         for spec in self.scenario.workers:
             self.worker_start(spec=spec)
@@ -182,32 +174,23 @@ class ChaosRun:
             self.beat_start(name=f"beat-{number}")
 
     def worker_start(self, *, spec: WorkerSpec) -> ManagedProcess:
-        worker = self._start(python_process(name=spec.name, env=self.env, log_dir=self.log_dir, args=[
-            "-m", "celery", "-A", "project", "worker", "--pool", "prefork", "--concurrency", "2",
-            "--hostname", f"{spec.name}@%h", "--queues", ",".join(spec.queues), "--loglevel", "INFO",
-            "--without-mingle", "--without-gossip"]))
+        worker = worker_start(name=spec.name, env=self.env, log_dir=self.log_dir, queues=spec.queues)
+        self.processes.append(worker)
         self.workers.append(worker)
         return worker
 
     def beat_start(self, *, name: str) -> ManagedProcess:
-        # A schedule file and pid file of its own, so that two beats can run at once.
-        beat = self._start(python_process(name=name, env=self.env, log_dir=self.log_dir, args=[
-            "-m", "celery", "-A", "project", "beat", "--loglevel", "INFO",
-            "--schedule", str(self.log_dir / f"{name}-schedule"), "--pidfile", str(self.log_dir / f"{name}.pid")]))
+        beat = beat_start(name=name, env=self.env, log_dir=self.log_dir)
+        self.processes.append(beat)
         self.beats.append(beat)
         return beat
 
     def celery_stop(self) -> None:
-        for process in [*self.beats, *self.workers]:
-            process.stop()
+        processes_stop(*self.beats, *self.workers)
 
     def stop(self) -> None:
         """Stop everything this run started, whatever state it is in."""
-        for process in reversed(self.processes):
-            try:
-                process.stop()
-            except Exception:  # one stuck process must not keep the others running
-                logger.exception("could not stop %s", process.name)
+        processes_stop(*reversed(self.processes))
         self.redis.stop()
 
     # -- watching ----------------------------------------------------------------
@@ -275,7 +258,8 @@ def scenario_run(*, scenario: Scenario, sizes: Sizes, config: dict, template: st
     log_dir = settings.VAR_DIR / config["NAME"] / scenario.name
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    database_recreate(config=config, name=config["NAME"], template=template)
+    database_recreate(url=database_url(config=config, name=config["NAME"]), required_prefix=REQUIRED_PREFIX,
+                      template=template)
     with database_use(config=config, name=config["NAME"]):
         plan = chaos_messages_plan(patients=sizes.patients, now=timezone.now(), seed=seed)
         result.planned, result.too_late = plan.messages, plan.too_late
@@ -323,4 +307,4 @@ def chaos_run(*, scenarios: list[Scenario], sizes: Sizes, url: str,
         return [scenario_run(scenario=scenario, sizes=sizes, config=config, template=template, seed=seed, say=say)
                 for seed, scenario in enumerate(scenarios, start=1)]
     finally:
-        database_drop(config=config, name=template)
+        database_drop(url=database_url(config=config, name=template), required_prefix=REQUIRED_PREFIX)

@@ -1,10 +1,7 @@
 """The Twilio fake answers the real SDK as Twilio does, counts duplicates and enforces its rate limit."""
 
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,6 +13,7 @@ from harness.fakes.twilio import (
     FakeTwilioClient,
     FakeTwilioServer,
 )
+from harness.processes import provider_start
 from reminders.backends.sms import SmsOutcomeUnknown, SmsSendError, get_sms_backend
 
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -195,20 +193,16 @@ def test_it_can_be_reconfigured_and_reset_over_http(fake_twilio):
         client.configure(errors={"teapot": 1})
 
 
-def test_it_runs_as_a_command_on_loopback():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.fakes.twilio", "--port", "0", "--rate-limit", "3"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3])
+def test_it_runs_as_a_command_on_loopback(tmp_path):
+    # As the benchmarks and the fault scenarios start it: python -m harness.fakes.twilio --port 0.
+    process, client = provider_start(log_dir=tmp_path, options=["--rate-limit", "3"])
     try:
-        line = process.stdout.readline()
-        url = re.search(r"http://127\.0\.0\.1:\d+", line)[0]
-        client = FakeTwilioClient(url)
-        assert client.healthy()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", client.url)
         assert client.stats(summary=True)["accepted"] == 0
-        assert requests.get(url + "/_fake/config").json()["rate_limit"] == 3
+        assert requests.get(client.url + "/_fake/config").json()["rate_limit"] == 3
     finally:
-        process.terminate()
-        assert process.wait(10) == 0
+        process.stop()
+    assert process.popen.returncode == 0
 
 
 @pytest.mark.django_db(transaction=True)

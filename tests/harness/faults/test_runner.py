@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from harness.faults.database import database_config, database_drop
+from harness.faults.database import REQUIRED_PREFIX
 from harness.faults.runner import QUICK, chaos_run
 from harness.faults.scenarios import SCENARIOS_BY_NAME
+from harness.processes import database_drop
 
 pytestmark = pytest.mark.celery_worker
 
@@ -27,13 +28,12 @@ def _postgres_answers() -> bool:
 
 @pytest.mark.skipif(not _postgres_answers(), reason="the fault scenarios need PostgreSQL on 127.0.0.1:5432")
 def test_two_beats_on_real_processes_send_each_message_once(django_db_blocker):
-    config = database_config(url=URL)
     try:
         with django_db_blocker.unblock():
             [result] = chaos_run(scenarios=[SCENARIOS_BY_NAME["two-beats"]], sizes=replace(QUICK, patients=4),
                                  url=URL, say=lambda text: None)
     finally:
-        database_drop(config=config, name=config["NAME"])
+        database_drop(url=URL, required_prefix=REQUIRED_PREFIX)
     assert result.ok, (result.error, result.checks)
     assert result.planned == 48
     assert result.counts.get("delivered", 0) + result.counts.get("sent", 0) > 0
