@@ -8,6 +8,7 @@ Every process runs in a session (process group) of its own, logs to a file and
 is always stopped, with its children, by its group id.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -123,10 +124,8 @@ class ManagedProcess:
             raise ProcessError(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail(30)}")
 
     def signal_group(self, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # the group is gone already
             os.killpg(self.popen.pid, signum)  # the group id is the leader's pid
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> list[int]:
         """SIGKILL the whole group at once, as a crash or the OOM killer would; returns the pids hit."""
@@ -141,10 +140,8 @@ class ManagedProcess:
             return
         if self.running():
             self.signal_group(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         # Children outlive a leader that exited (a pool process, a held request).
         self.signal_group(signal.SIGKILL)
         self.popen.wait()
