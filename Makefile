@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run demo-reset test chromium bench bench-quick chaos chaos-quick clean
 
+# The test extra pulls the harness extra, which make bench and make chaos need too.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -48,10 +49,14 @@ test: install chromium
 	$(BIN)/pytest
 
 # The benchmarks make their own PostgreSQL database anew and wipe their own Redis db.
+# The commands of make bench and make chaos come with the harness app, which only
+# project.settings.harness (and the tests' settings) install.
+HARNESS_SETTINGS := project.settings.harness
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/12
-BENCH_ENV = DATABASE_URL="$(BENCH_DATABASE_URL)" REDIS_URL="$(BENCH_REDIS_URL)" DJANGO_DEBUG=false \
-	DJANGO_SECRET_KEY=bench-only-not-a-secret-0123456789 LOG_LEVEL=WARNING
+BENCH_ENV = DJANGO_SETTINGS_MODULE=$(HARNESS_SETTINGS) DATABASE_URL="$(BENCH_DATABASE_URL)" \
+	REDIS_URL="$(BENCH_REDIS_URL)" DJANGO_DEBUG=false DJANGO_SECRET_KEY=bench-only-not-a-secret-0123456789 \
+	LOG_LEVEL=WARNING
 
 ## The seven figures of issue 6 on PostgreSQL, Redis and real worker and beat processes; writes BENCHMARKS.md.
 bench: install
@@ -69,6 +74,7 @@ bench-quick: install
 ## and redis-server.
 # The command itself needs a key now that debug is off by default; the processes it
 # starts get their own settings from the harness.
+chaos chaos-quick: export DJANGO_SETTINGS_MODULE = $(HARNESS_SETTINGS)
 chaos chaos-quick: export DJANGO_SECRET_KEY ?= chaos-only-not-a-secret-0123456789
 chaos: install
 	mkdir -p var

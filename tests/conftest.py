@@ -194,15 +194,11 @@ def make_coordinator(coordinator_group, django_user_model):
 @pytest.fixture
 def fake_twilio(settings):
     """The Twilio-compatible fake on a loopback port, with the Twilio backend pointed at it."""
-    from reminders.testing.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioServer
+    from harness.fakes.twilio import FakeTwilioServer, provider_settings
 
     with FakeTwilioServer() as server:
-        settings.SMS_BACKEND = "twilio"
-        settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-        settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-        settings.TWILIO_FROM_NUMBER = "+12025550199"
-        settings.TWILIO_MESSAGING_SERVICE_SID = ""
-        settings.TWILIO_API_URL = server.url
+        for name, value in provider_settings(server.url).items():
+            setattr(settings, name, value)
         settings.PUBLIC_BASE_URL = "https://followup.example.org"
         yield server
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from celery.contrib.testing.worker import start_worker
 
+from harness.fakes.twilio import FakeConfig
 from project.celery import app
 from reminders.models import Message, MessageStatus
 from reminders.services.enrollments import enrollment_create
@@ -16,7 +17,6 @@ from reminders.services.delivery import unknown_messages_settle
 from reminders.services.claims import leases_recover, messages_claim
 from reminders.services.dispatch import messages_send
 from reminders.tasks import dispatch_due_messages, send_messages, settle_unknown_messages
-from reminders.testing.fake_twilio import FakeConfig
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 

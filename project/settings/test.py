@@ -13,3 +13,7 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret-0123456789")
 
 from .base import *  # noqa: F403
+from .base import INSTALLED_APPS
+
+# The harness's own tests (tests/harness/) run its commands.
+INSTALLED_APPS = [*INSTALLED_APPS, "harness"]

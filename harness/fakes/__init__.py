@@ -1,0 +1,1 @@
+"""Stand-ins for the providers the service talks to, served on loopback."""
