@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import psutil
@@ -103,7 +103,7 @@ def analyze() -> None:
 
 def bench_clinic() -> Clinic:
     """A clinic whose quiet hours lie half a day away, so nothing waits for morning mid-run."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, end = (now + timedelta(hours=12)).time(), (now + timedelta(hours=13)).time()
     return Clinic.objects.create(
         name="Bench Spine Clinic", phone="+12025550143", time_zone="UTC",
@@ -137,7 +137,7 @@ def machine_describe(*, target: BenchTarget) -> dict:
         "celery": __import__("celery").__version__,
         "twilio": __import__("twilio").__version__,
         "commit": commit,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 

@@ -3,7 +3,8 @@ Figure 7, pacing: a per-sender limit shared by all workers (the Redis token
 bucket) against a fake that enforces the same limit and answers 429 above it.
 """
 
-from datetime import datetime, timezone
+import itertools
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -32,7 +33,7 @@ def figure_pacing(*, target: BenchTarget, fake, sizes: dict) -> Figure:
         workers_wait_ready(spawned, broker_url=target.redis_url)
         spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=n,
-                                                first_due=datetime.now(timezone.utc))
+                                                first_due=datetime.now(UTC))
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=n / rate * 2 + 60,
                                     processes=spawned)
     finally:
@@ -41,7 +42,7 @@ def figure_pacing(*, target: BenchTarget, fake, sizes: dict) -> Figure:
         arrivals = sorted(m["received_at"] for m in fake.messages())
         fake.configure(rate_limit=0)
     measured = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1) for start in arrivals)
     within = abs(measured - rate) / rate
     return Figure(
@@ -54,7 +55,8 @@ def figure_pacing(*, target: BenchTarget, fake, sizes: dict) -> Figure:
         details={
             "messages due at once": n,
             "senders sharing the limit": f"{workers} worker processes x {WORKER_CONCURRENCY} pool processes",
-            "measured rate (first to last arrival at the fake)": f"{measured:.3f}/s over {arrivals[-1] - arrivals[0]:.1f} s",
+            "measured rate (first to last arrival at the fake)":
+                f"{measured:.3f}/s over {arrivals[-1] - arrivals[0]:.1f} s",
             "most sends in any 1 s window": busiest,
             "gap between sends: min / median / max": f"{min(gaps) * 1000:.0f} / "
                                                     f"{sorted(gaps)[len(gaps) // 2] * 1000:.0f} / "

@@ -64,7 +64,7 @@ def table(report: Report) -> str:
     rows += [(str(f.number), f.name, f.result, f.goal, _met(f))
              for f in sorted(report.figures, key=lambda f: f.number)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -92,23 +92,23 @@ def figures_scan_and_admin(*, target: BenchTarget, fake, sizes: dict, only: set[
 
     figures = []
     if 3 in only:
-        s, l = small["scan"], large["scan"]
-        ratio = l["cycle_ms"] / s["cycle_ms"]
+        s, big = small["scan"], large["scan"]
+        ratio = big["cycle_ms"] / s["cycle_ms"]
         # Judged on the big table: on a small one the planner may rightly read the whole table.
-        uses_index = INDEX in l["plan"]
+        uses_index = INDEX in big["plan"]
         figures.append(Figure(
             number=3, name="Flat scan cost",
-            result=(f"cycle of {due} due: {s['cycle_ms']:.0f} ms with {s['rows']:,} rows, {l['cycle_ms']:.0f} ms "
-                    f"with {l['rows']:,} = {ratio:.2f}x; plan uses {INDEX}: {'yes' if uses_index else 'NO'}"),
+            result=(f"cycle of {due} due: {s['cycle_ms']:.0f} ms with {s['rows']:,} rows, {big['cycle_ms']:.0f} ms "
+                    f"with {big['rows']:,} = {ratio:.2f}x; plan uses {INDEX}: {'yes' if uses_index else 'NO'}"),
             goal="<= 1.2x, and an index over unsent rows",
             met=ratio <= 1.2 and uses_index,
             details={
-                "rows in the table": f"{s['rows']:,} -> {l['rows']:,} (mostly sent or delivered)",
+                "rows in the table": f"{s['rows']:,} -> {big['rows']:,} (mostly sent or delivered)",
                 "dispatch cycle, p50 (recover, claim, send to the fake, record)":
-                    f"{s['cycle_ms']:.1f} ms -> {l['cycle_ms']:.1f} ms ({ratio:.2f}x)",
-                "claim query alone, p50": f"{s['claim_ms']:.2f} ms -> {l['claim_ms']:.2f} ms",
+                    f"{s['cycle_ms']:.1f} ms -> {big['cycle_ms']:.1f} ms ({ratio:.2f}x)",
+                "claim query alone, p50": f"{s['claim_ms']:.2f} ms -> {big['claim_ms']:.2f} ms",
                 "repetitions": f"{repeats} after a warm-up, in the benchmark process",
-                "plan": f"EXPLAIN (ANALYZE, BUFFERS) of the claim with {l['rows']:,} rows:\n{l['plan']}",
+                "plan": f"EXPLAIN (ANALYZE, BUFFERS) of the claim with {big['rows']:,} rows:\n{big['plan']}",
             },
         ))
     if 6 in only:

@@ -12,7 +12,7 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from urllib.parse import urlsplit
 
@@ -160,7 +160,7 @@ def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process:
         spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         time.sleep(interval)  # beat in its rhythm: the rows fall due at some point of a cycle
         cpu_before = spawned[0].cpu_seconds(), fake_process.cpu_seconds()
-        due_at = datetime.now(timezone.utc)
+        due_at = datetime.now(UTC)
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=messages, first_due=due_at)
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=120 + messages / 20,
                                     processes=spawned)
@@ -217,7 +217,8 @@ def _round(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: Managed
     )
 
 
-def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess, sizes: dict) -> Figure:
+def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess,
+                      sizes: dict) -> Figure:
     fake_rate = fake_max_rate(fake=fake, seconds=sizes["fake_load_seconds"])
     n = sizes["throughput"]
     interval = sizes.get("dispatch_interval") or settings.DISPATCH_INTERVAL_SECONDS
@@ -240,7 +241,8 @@ def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_proce
         number=1, name="Dispatch throughput",
         result=(f"{rate:,.0f} SMS/s ({n:,} from the cycle that found them due to the last status recorded) = "
                 f"{rate / sdk_rate:.2f} of the bare SDK loop ({sdk_rate:,.0f}/s), {rate / noop_rate:.2f} of "
-                f"Celery no-op tasks ({noop_rate:,.0f}/s)" + (f"; medians of {len(rounds)} rounds" if len(rounds) > 1 else "")),
+                f"Celery no-op tasks ({noop_rate:,.0f}/s)"
+                + (f"; medians of {len(rounds)} rounds" if len(rounds) > 1 else "")),
         goal=">= 0.6 of the SDK loop and >= 1.0 of no-op tasks; every message once",
         met=met,
         sound=exactly_once,

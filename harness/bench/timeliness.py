@@ -6,7 +6,7 @@ each one's due time to its arrival at the provider (recorded by the fake).
 import re
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from django.conf import settings
 from django.db import connection
@@ -37,7 +37,7 @@ def figure_timeliness(*, target: BenchTarget, fake, sizes: dict) -> Figure:
         workers_wait_ready(spawned, broker_url=target.redis_url)
         spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         time.sleep(interval)  # beat in its rhythm before anything falls due
-        first_due = datetime.now(timezone.utc) + timedelta(seconds=3)
+        first_due = datetime.now(UTC) + timedelta(seconds=3)
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=n, first_due=first_due,
                                                 spread_seconds=spread)
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=spread + 120, processes=spawned)

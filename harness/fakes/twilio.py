@@ -53,7 +53,7 @@ import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
@@ -135,7 +135,7 @@ class FakeConfig:
 
 
 def _rfc2822(moment: float) -> str:
-    return format_datetime(datetime.fromtimestamp(moment, timezone.utc))
+    return format_datetime(datetime.fromtimestamp(moment, UTC))
 
 
 @dataclass(slots=True)
@@ -170,7 +170,7 @@ class FakeMessage:
 class _Bucket:
     """A token bucket on the monotonic clock (the fake's own, not the app's)."""
 
-    __slots__ = ("rate", "capacity", "tokens", "at")
+    __slots__ = ("at", "capacity", "rate", "tokens")
 
     def __init__(self, rate: float, capacity: float) -> None:
         self.rate, self.capacity, self.tokens, self.at = rate, capacity, capacity, time.monotonic()
@@ -324,7 +324,8 @@ class FakeTwilio:
         following = {**query, "Page": str(page + 1), "PageSize": str(size)}
         return Answer(200, {
             "messages": [m.as_json() for m in chunk],
-            "end": page * size + max(len(chunk) - 1, 0), "first_page_uri": f"{base}?{urlencode({**query, 'Page': '0'})}",
+            "end": page * size + max(len(chunk) - 1, 0),
+            "first_page_uri": f"{base}?{urlencode({**query, 'Page': '0'})}",
             "next_page_uri": f"{base}?{urlencode(following)}" if len(found) > (page + 1) * size else None,
             "page": page, "page_size": size, "previous_page_uri": None, "start": page * size,
             "uri": f"{base}?{urlencode(query)}",
@@ -378,14 +379,12 @@ def _matches(message: FakeMessage, query: dict[str, str]) -> bool:
     if query.get("From") and message.from_ != query["From"]:
         return False
     # Like Twilio, the DateSent filters compare whole days (UTC).
-    sent = datetime.fromtimestamp(message.received_at, timezone.utc).date()
+    sent = datetime.fromtimestamp(message.received_at, UTC).date()
     if query.get("DateSent") and sent != _query_date(query["DateSent"]):
         return False
     if query.get("DateSent>") and sent < _query_date(query["DateSent>"]):
         return False
-    if query.get("DateSent<") and sent > _query_date(query["DateSent<"]):
-        return False
-    return True
+    return not (query.get("DateSent<") and sent > _query_date(query["DateSent<"]))
 
 
 class _CallbackSender:
@@ -468,7 +467,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: "_HttpServer"
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - quiet: bodies carry phone numbers
+    def log_message(self, format, *args) -> None:
         pass
 
     def _answer(self, answer: Answer) -> None:
@@ -494,11 +493,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         fake = self.server.fake
         with fake._lock:
             fake.requests += 1
-        path, _, query = self.path.partition("?")
+        path = self.path.partition("?")[0]
         raw = self._read_body()
         match = MESSAGES_PATH.match(path)
         if match:
@@ -518,7 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(fake.refusal("20404"))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         fake = self.server.fake
         with fake._lock:
             fake.requests += 1

@@ -119,7 +119,8 @@ def _provider_agrees(*, recorded: list[dict]) -> Check:
                         + ", ".join(f"{n} {status}" for status, n in states.items()))
     if problems:
         return Check("provider agrees", False, "; ".join(problems))
-    return Check("provider agrees", True, f"{len(at_provider)} texts at the provider = {len(pairs)} sent in the database")
+    return Check("provider agrees", True,
+                 f"{len(at_provider)} texts at the provider = {len(pairs)} sent in the database")
 
 
 def invariants_check(*, planned: int, stats: dict, recorded: list[dict], now: datetime,

@@ -2,7 +2,7 @@
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, UTC
 
 from reminders.models import (
     AnchorEvent,
@@ -34,7 +34,7 @@ class Plan:
 
 def _clinic_create(*, now: datetime) -> Clinic:
     # An hour of quiet twelve hours away: nothing due now is held back by it.
-    start = (now + timedelta(hours=12)).astimezone(timezone.utc).hour
+    start = (now + timedelta(hours=12)).astimezone(UTC).hour
     return Clinic.objects.create(
         name="Chaos Test Clinic", phone="+12025550143", time_zone="UTC",
         quiet_hours_start=time(start), quiet_hours_end=time((start + 1) % 24),

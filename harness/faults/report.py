@@ -3,7 +3,7 @@
 import os
 import platform
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import celery
@@ -24,7 +24,8 @@ def machine_describe(*, postgres: str) -> str:
                                        timeout=10).stdout.split()[2].removeprefix("v=")
     except (OSError, IndexError, subprocess.SubprocessError):
         redis_version = "?"
-    return (f"{cpu_model()}, {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, {platform.system()} {platform.release()}; "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {memory_gb():.0f} GB RAM, "
+            f"{platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, Django {django.get_version()}, Celery {celery.__version__}, "
             f"PostgreSQL {postgres}, Redis {redis_version}")
 
@@ -71,11 +72,12 @@ def _details(number: int, result: ScenarioResult) -> str:
 
 
 def results_markdown(*, results: list[ScenarioResult], sizes: Sizes, quick: bool, postgres: str) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     parts = [
-        f"Run on {now:%Y-%m-%d %H:%M} UTC, {'quick' if quick else 'full'} mode, on {machine_describe(postgres=postgres)}.",
+        f"Run on {now:%Y-%m-%d %H:%M} UTC, {'quick' if quick else 'full'} mode, "
+        f"on {machine_describe(postgres=postgres)}.",
         "",
-        f"Per scenario: {sizes.patients} patients × 12 SMS, all due at once; one worker (prefork, "
+        f"Per scenario: {sizes.patients} patients x 12 SMS, all due at once; one worker (prefork, "
         f"concurrency 2) unless said otherwise; `CLAIM_LEASE_SECONDS={sizes.lease_seconds}`, "
         f"`UNKNOWN_SETTLE_AFTER_SECONDS={sizes.unknown_settle_seconds}`, settle task every "
         f"{sizes.settle_interval_seconds:g} s, `SMS_RETRY_BASE_SECONDS=1`, `DISPATCH_INTERVAL_SECONDS=1`, "

@@ -97,7 +97,8 @@ SCENARIOS = [
         what=f"Send tasks are routed to their own queue (`CELERY_SEND_QUEUE={SEND_QUEUE}`): one worker takes "
              f"beat's tasks from '{BEAT_QUEUE}', another only sends, from '{SEND_QUEUE}'.",
         fault=queues_split,
-        workers=(WorkerSpec("dispatcher", queues=(DEFAULT_QUEUE, BEAT_QUEUE)), WorkerSpec("sender", queues=(SEND_QUEUE,))),
+        workers=(WorkerSpec("dispatcher", queues=(DEFAULT_QUEUE, BEAT_QUEUE)),
+                 WorkerSpec("sender", queues=(SEND_QUEUE,))),
         env={"CELERY_SEND_QUEUE": SEND_QUEUE},
     ),
 ]

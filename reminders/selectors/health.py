@@ -5,7 +5,7 @@ states only: nothing here may name a patient.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
