@@ -1,28 +1,17 @@
+"""What the whole suite shares: the test Redis and the usual clinic, patient and program.
+
+Settings every test needs (fast password hashing, SMS kept in memory, tasks run
+in-process, the test templates) are in project/settings/test.py; the fixtures
+here are what must be fresh in each test or is found at run time.
+"""
+
 import socket
 from datetime import time, timedelta
-from pathlib import Path
 
 import pytest
 import redis
 
 from reminders.backends.sms import locmem
-
-TEST_TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def test_templates(django_test_environment):
-    """Let tests use the small message templates under tests/templates."""
-    from django.conf import settings
-    from django.template import engines
-
-    from reminders.rendering import _text_engine
-
-    settings.TEMPLATES[0]["DIRS"].append(TEST_TEMPLATES)
-    engines["django"].engine.dirs.append(str(TEST_TEMPLATES))
-    _text_engine.cache_clear()
-    yield
-
 
 @pytest.fixture(scope="session", autouse=True)
 def celery_broker(redis_url):
@@ -37,26 +26,18 @@ def celery_broker(redis_url):
     yield redis_url
 
 
-@pytest.fixture(autouse=True)
-def celery_eager():
-    """Tasks queued by code under test run in-process, unless a test starts a real worker."""
-    from project.celery import app
+@pytest.fixture(scope="session", autouse=True)
+def service_redis_url(redis_url, django_test_environment):
+    """The service's own Redis (REDIS_URL: heartbeat, open alerts, pacing) is the test Redis, found at run time."""
+    from django.test import override_settings
 
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # A real hasher costs ~0.2 s per user on a small machine; tests need none of its strength.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(REDIS_URL=redis_url):
+        yield redis_url
 
 
 @pytest.fixture(autouse=True)
-def service_redis(settings, redis_url):
-    """The service's own Redis notes (heartbeat, open alerts) go to the test Redis, fresh each test."""
-    settings.REDIS_URL = redis_url
+def service_redis(redis_url):
+    """The service's own Redis notes start empty in each test."""
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter("reminders:*"):
         client.delete(key)
@@ -64,8 +45,8 @@ def service_redis(settings, redis_url):
 
 
 @pytest.fixture(autouse=True)
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "locmem"
+def sms_outbox():
+    """The texts the locmem backend (the test settings' SMS_BACKEND) kept, empty in each test."""
     locmem.outbox.clear()
     yield locmem.outbox
     locmem.outbox.clear()

@@ -30,9 +30,12 @@ def worker(celery_broker):
     with app.connection_for_write() as conn:
         for queue in app.amqp.queues:
             conn.default_channel.queue_purge(queue)
-    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=20) as celery_worker:
-        yield celery_worker
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
+                          shutdown_timeout=20) as celery_worker:
+            yield celery_worker
+    finally:
+        app.conf.task_always_eager = True  # as the test settings have it
 
 
 def wait_for(condition, timeout=20.0):
