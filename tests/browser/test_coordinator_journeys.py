@@ -12,7 +12,7 @@ from reminders.models import Enrollment, Escalation, Patient, Urgency
 from reminders.services.csv_import import COLUMN_NAMES
 from reminders.services.enrollments import enrollment_create
 from reminders.services.patients import patient_save
-from tests.conftest import COORDINATOR_PASSWORD
+from tests.factories import COORDINATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
