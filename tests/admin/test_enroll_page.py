@@ -3,6 +3,9 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from reminders.models import ConsentEvent, Enrollment, Patient
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 URL = reverse("admin:reminders_patient_enroll")
 

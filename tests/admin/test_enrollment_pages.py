@@ -6,6 +6,9 @@ from django.urls import reverse
 
 from reminders.models import Enrollment, Message, MessageStatus
 from reminders.services.enrollments import enrollment_pause
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def change_url(enrollment):

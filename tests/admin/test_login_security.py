@@ -4,6 +4,9 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import COORDINATOR_PASSWORD
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 LOGIN = reverse("admin:login")
 

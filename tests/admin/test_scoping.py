@@ -8,8 +8,9 @@ from django.contrib.admin import helpers
 from django.urls import reverse
 
 from reminders.models import Enrollment, Escalation, Patient
+from tests.moments import NOW
 
-pytestmark = pytest.mark.usefixtures("side_a", "side_b")
+pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("side_a", "side_b")]
 
 CHANGELISTS = ["patient", "enrollment", "message", "inboundmessage", "escalation", "consentevent"]
 
