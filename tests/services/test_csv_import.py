@@ -1,19 +1,12 @@
-from datetime import datetime, timezone
-
 import pytest
-import time_machine
 
 from reminders.models import Clinic, ConsentEvent, Enrollment, Patient
 from reminders.services.csv_import import COLUMN_NAMES, CsvError, csv_template, enrollment_csv_import
+from tests.moments import NOW
 
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
+
 HEADER = ",".join(COLUMN_NAMES)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def row(clinic="Riverside Spine Clinic", first="Ann", last="Lee", mobile="+12025550111", email="",

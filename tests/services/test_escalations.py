@@ -1,14 +1,11 @@
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.db import IntegrityError, transaction
 
 from reminders.models import Escalation
-from reminders.services.enrollments import enrollment_create
 from reminders.services.escalations import escalation_acknowledge
-
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+from tests.moments import NOW
 
 
 @pytest.fixture
@@ -48,10 +45,7 @@ def test_a_second_open_warning_sign_escalation_is_refused(escalation, patient, a
     assert Escalation.objects.filter(patient=patient, acknowledged_at__isnull=True).count() == 1
 
 
-def test_check_in_escalations_are_one_open_per_enrollment_and_step(patient, program):
-    with time_machine.travel(NOW, tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=NOW.date())
+def test_check_in_escalations_are_one_open_per_enrollment_and_step(patient, program, enrollment):
     day1, day7 = program.steps.get(key="day1"), program.steps.get(key="day7")
     check_in = {"kind": "check_in", "urgency": 2, "enrollment": enrollment}
     open_escalation(patient, step=day1, **check_in)
