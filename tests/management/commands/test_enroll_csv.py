@@ -1,22 +1,18 @@
-from datetime import datetime, timezone
+"""`manage.py enroll_csv FILE`: the admin upload's check and enrollment, from a shell."""
+
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
 from reminders.models import Enrollment, Patient
 from reminders.services.csv_import import COLUMN_NAMES
+from tests.moments import NOW
 
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
+
 HEADER = ",".join(COLUMN_NAMES)
 ROW = "Riverside Spine Clinic,{first},Lee,{mobile},,yes,no,,,,test-procedure,pvp,2026-06-02"
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def write(tmp_path, *rows):
