@@ -30,7 +30,7 @@ from reminders.services.privacy import patient_forget
 from reminders.services.reconciliation import reconciliation_run
 from reminders.services.unsubscribe import unsubscribe_url
 from tests import twilio_fakes as fake
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, UserFactory
 from tests.moments import DAY0_DUE, ENROLLED_AT, utc
 from tests.test_webhooks import INBOUND, post, status_path
 
@@ -74,10 +74,10 @@ def log_output(settings):
 
 
 @pytest.fixture
-def zenobia(clinic, program, django_user_model, clock):
+def zenobia(clinic, program, clock):
     clinic.alert_email = "oncall@riverside.example"
     clinic.save()
-    user = django_user_model.objects.create_user("coord", password="x", is_staff=True)
+    user = UserFactory(username="coord")
     with clock.at(ENROLLED_AT):
         patient = patient_save(patient=Patient(
             clinic=clinic, first_name="Zenobia", last_name="Quarterfield", mobile=MOBILE,

@@ -8,6 +8,7 @@ from django.contrib.admin import helpers
 from django.urls import reverse
 
 from reminders.models import Enrollment, Escalation, Patient
+from tests.factories import UserFactory
 from tests.moments import NOW
 
 pytestmark = [pytest.mark.time_machine(NOW, tick=False), pytest.mark.usefixtures("side_a", "side_b")]
@@ -166,8 +167,8 @@ def test_a_superuser_sees_every_clinic(admin_client, side_a, side_b):
     assert set(response.context["cl"].result_list) == {side_a.patient, side_b.patient}
 
 
-def test_a_staff_user_without_a_clinic_sees_no_patient(client, django_user_model, coordinator_group):
-    user = django_user_model.objects.create_user(username="new-staff", password="x", is_staff=True)
+def test_a_staff_user_without_a_clinic_sees_no_patient(client, coordinator_group):
+    user = UserFactory(username="new-staff")
     user.groups.add(coordinator_group)
     client.force_login(user)
     response = client.get(reverse("admin:reminders_patient_changelist"))

@@ -7,6 +7,7 @@ import pytest
 from reminders.models import ConsentEvent, Enrollment, Message, Patient
 from reminders.services.bulk import enrollments_bulk_write
 from reminders.services.enrollment_intake import PatientIntake, enrollment_intake_check, enrollment_intake_create
+from tests.factories import UserFactory
 from tests.moments import ENROLLED_AT
 
 
@@ -19,8 +20,8 @@ def intake(clinic, program, **fields):
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("coord", password="x")
+def staff(db):
+    return UserFactory(username="coord")
 
 
 def test_a_bulk_write_is_what_enrolling_one_by_one_writes(clinic, program, staff, clock):

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 
 from reminders.models import Escalation
 from reminders.services.escalations import escalation_acknowledge
+from tests.factories import UserFactory
 from tests.moments import NOW
 
 
@@ -20,8 +21,8 @@ def test_acknowledging_records_who_and_when(escalation, admin_user):
     assert (escalation.acknowledged_by, escalation.acknowledged_at) == (admin_user, NOW)
 
 
-def test_the_first_acknowledgement_is_kept(escalation, admin_user, django_user_model):
-    other = django_user_model.objects.create_user(username="other")
+def test_the_first_acknowledgement_is_kept(escalation, admin_user):
+    other = UserFactory(username="other")
     escalation_acknowledge(escalation=escalation, acknowledged_by=admin_user, now=NOW)
     assert not escalation_acknowledge(escalation=escalation, acknowledged_by=other, now=NOW + timedelta(minutes=5))
     escalation.refresh_from_db()

@@ -23,7 +23,7 @@ from reminders.services.enrollments import enrollment_cancel, enrollment_validat
 from reminders.services.inbound import inbound_receive
 from reminders.services.patients import patient_save
 from reminders.services.privacy import patient_forget
-from tests.factories import EnrollmentFactory
+from tests.factories import EnrollmentFactory, UserFactory
 from tests.moments import DAY0_DUE, ENROLLED_AT, utc
 
 MOBILE = "+12025550188"
@@ -47,8 +47,8 @@ def counts() -> dict:
 
 
 @pytest.fixture
-def coordinator(django_user_model):
-    return django_user_model.objects.create_user("coord-a", password="x", is_staff=True)
+def coordinator(db):
+    return UserFactory(username="coord-a")
 
 
 @pytest.fixture
