@@ -6,7 +6,7 @@ turned into an aware instant with zoneinfo, so daylight-saving changes between
 the anchor and day N move the UTC instant, not the local time.
 """
 
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 

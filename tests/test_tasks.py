@@ -2,16 +2,16 @@
 
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-import time_machine
 from celery.contrib.testing.worker import start_worker
 
 from harness.fakes.twilio import FakeConfig
 from project.celery import app
 from reminders.models import Message, MessageStatus
-from reminders.services.enrollments import enrollment_create
+from tests.factories import EnrollmentFactory
+from tests.moments import DAY0_DUE, ENROLLED_AT
 from reminders.redis_client import BEAT_HEARTBEAT_KEY
 from reminders.services.delivery import unknown_messages_settle
 from reminders.services.claims import leases_recover, messages_claim
@@ -19,9 +19,6 @@ from reminders.services.dispatch import messages_send
 from reminders.tasks import dispatch_due_messages, send_messages, settle_unknown_messages
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-UTC = timezone.utc
-DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -31,9 +28,12 @@ def worker(celery_broker):
     with app.connection_for_write() as conn:
         for queue in app.amqp.queues:
             conn.default_channel.queue_purge(queue)
-    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=20) as celery_worker:
-        yield celery_worker
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING",
+                          shutdown_timeout=20) as celery_worker:
+            yield celery_worker
+    finally:
+        app.conf.task_always_eager = True  # as the test settings have it
 
 
 def wait_for(condition, timeout=20.0):
@@ -46,15 +46,14 @@ def wait_for(condition, timeout=20.0):
 
 
 def enroll(patient, program):
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                 anchor_date=date(2026, 6, 2))
+    """Enrolled on the reference day before the day-0 text (the Twilio fake's tests use it too)."""
+    return EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
 
 
-def test_beat_dispatch_sends_a_due_message_through_the_worker(worker, patient, program, sms_outbox):
+def test_beat_dispatch_sends_a_due_message_through_the_worker(worker, patient, program, sms_outbox, clock):
     enrollment = enroll(patient, program)
     message = enrollment.messages.get(step__key="day0")
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         # What beat does every few seconds: a task on the broker, run by the worker.
         dispatch_due_messages.delay()
         assert wait_for(lambda: Message.objects.get(pk=message.pk).status == MessageStatus.SENT), (
@@ -64,13 +63,13 @@ def test_beat_dispatch_sends_a_due_message_through_the_worker(worker, patient, p
     assert enrollment.messages.filter(status=MessageStatus.PENDING).count() == 2
 
 
-def test_a_send_task_delivered_twice_by_the_broker_sends_once(worker, patient, program, sms_outbox):
+def test_a_send_task_delivered_twice_by_the_broker_sends_once(worker, patient, program, sms_outbox, clock):
     from reminders.services.claims import messages_claim
 
     enrollment = enroll(patient, program)
     message = enrollment.messages.get(step__key="day0")
     marker = enrollment.messages.get(step__key="day1")
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         assert messages_claim() == [message.pk]
         send_messages.delay([message.pk])
         send_messages.delay([message.pk])
@@ -124,13 +123,13 @@ def _status(message_id: int) -> str:
 
 
 def test_a_server_error_after_the_provider_created_the_text_is_settled_never_sent_twice(
-        worker, fake_twilio, patient, program, settings):
+        worker, fake_twilio, patient, program, settings, clock):
     settings.UNKNOWN_SETTLE_AFTER_SECONDS = 0
     settings.SMS_RETRY_BASE_SECONDS = 0  # a blind retry would go out at the very next tick
     # Twilio (or a proxy in front of it) creates the message, then answers 500.
     fake_twilio.fake.configure(FakeConfig(rules={patient.mobile.as_e164: "created:500"}))
     message = enroll(patient, program).messages.get(step__key="day0")
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         dispatch_due_messages.delay()
         assert wait_for(lambda: _status(message.pk) not in ("pending", "queued", "sending"))
         dispatch_due_messages.delay()  # beat's next ticks
@@ -146,7 +145,7 @@ def test_a_server_error_after_the_provider_created_the_text_is_settled_never_sen
 
 
 def test_emails_of_unknown_outcome_are_settled_by_their_own_rule_and_never_hold_up_the_sms(
-        worker, fake_twilio, make_patient, make_program, program, settings, mailoutbox):
+        worker, fake_twilio, make_patient, make_program, program, settings, mailoutbox, clock):
     settings.UNKNOWN_SETTLE_AFTER_SECONDS = 0
     settings.SMS_RETRY_BASE_SECONDS = 0
     emails = make_program(slug="emails", steps=[{"key": f"e{i}", "channel": "email", "template": "test/both"}
@@ -164,7 +163,7 @@ def test_emails_of_unknown_outcome_are_settled_by_their_own_rule_and_never_hold_
     # ... and one SMS the provider never got, behind them.
     sms = enroll(texted, program).messages.get(step__key="day0")
     Message.objects.filter(pk=sms.pk).update(status=MessageStatus.UNKNOWN, updated_at=DAY0_DUE, body="Lost text")
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         # Beat's settling, twice: a hundred messages at a time, the oldest first.
         settle_unknown_messages.delay()
         settle_unknown_messages.delay()
@@ -189,7 +188,8 @@ def _close_connection_after(target):
     return run
 
 
-def test_a_stale_worker_whose_claim_was_taken_back_overwrites_nothing(worker, fake_twilio, patient, program, settings):
+def test_a_stale_worker_whose_claim_was_taken_back_overwrites_nothing(
+        worker, fake_twilio, patient, program, settings, clock):
     """Worker A's lease runs out mid-send; worker B sends the message again; A's late answer writes nothing."""
     settings.CLAIM_LEASE = timedelta(seconds=1)
     settings.TWILIO_READ_TIMEOUT = 4.0
@@ -200,7 +200,7 @@ def test_a_stale_worker_whose_claim_was_taken_back_overwrites_nothing(worker, fa
     # A's answer, a refusal of the number, is slow to come (and a refusal creates nothing).
     fake.configure(FakeConfig(delay=2.5, rules={number: "21211"}))
     message = enroll(patient, program).messages.get(step__key="day0")
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         [message_id] = messages_claim()
         stale = threading.Thread(target=_close_connection_after(lambda: messages_send(message_ids=[message_id])))
         stale.start()
@@ -226,13 +226,12 @@ def test_a_stale_worker_whose_claim_was_taken_back_overwrites_nothing(worker, fa
     assert not message.enrollment.messages.filter(fallback_for=message).exists()
 
 
-def test_beats_tick_runs_on_time_behind_a_backlog_of_sends(worker, fake_twilio, make_patient, program, settings):
+def test_beats_tick_runs_on_time_behind_a_backlog_of_sends(worker, fake_twilio, clinic, program, settings, clock):
     """With one queue, a tick waited behind the sends until it expired; beat's tasks have a queue of their own."""
     fake_twilio.fake.configure(FakeConfig(delay=0.2))
-    for index in range(30):
-        enroll(make_patient(mobile=f"+1202555{index + 2000:04d}"), program)
+    EnrollmentFactory.create_batch(30, patient__clinic=clinic, program=program, enrolled_at=ENROLLED_AT)
     redis_client = __import__("redis").Redis.from_url(settings.REDIS_URL)
-    with time_machine.travel(DAY0_DUE + timedelta(seconds=2), tick=True):
+    with clock.at(DAY0_DUE + timedelta(seconds=2), tick=True):
         ids = messages_claim()
         assert len(ids) == 30
         for message_id in ids:  # about 6 s of sends for the one worker

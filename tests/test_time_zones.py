@@ -9,12 +9,10 @@ admin form that takes a zone (a list, not free text) and the CSV import.
 import re
 import time
 import zoneinfo
-from datetime import datetime, timezone
 from pathlib import Path
 from unittest import mock
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -22,8 +20,7 @@ from reminders import time_zones
 from reminders.models import Clinic, Patient, validate_time_zone
 from reminders.services.csv_import import COLUMN_NAMES, enrollment_csv_import
 from reminders.services.demo import CLINICS, DEMO_ZONES
-
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+from tests.moments import NOW
 
 REFUSED = [
     ("localtime", "not the time zone of a place"),
@@ -144,7 +141,7 @@ def test_a_zone_stored_before_it_was_refused_shows_and_must_be_changed(admin_cli
     assert "use America/New_York" in " ".join(response.context["adminform"].form.errors["time_zone"])
 
 
-@time_machine.travel(NOW, tick=False)
+@pytest.mark.time_machine(NOW, tick=False)
 def test_the_enroll_page_refuses_what_is_no_place(admin_client, clinic, program):
     data = {"clinic": clinic.pk, "first_name": "Ann", "last_name": "Lee", "time_zone": "localtime",
             "language": "en", "mobile": "+447911123456", "email": "", "sms_consent": "on",
@@ -157,7 +154,7 @@ def test_the_enroll_page_refuses_what_is_no_place(admin_client, clinic, program)
 
 # --- the CSV import: the same check ---------------------------------------------------------
 
-@time_machine.travel(NOW, tick=False)
+@pytest.mark.time_machine(NOW, tick=False)
 @pytest.mark.parametrize(("name", "says"), [("localtime", "not the time zone of a place"),
                                             ("EST5EDT", "use America/New_York"),
                                             ("US/Eastern", "use America/New_York")])

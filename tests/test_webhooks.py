@@ -1,11 +1,10 @@
 """Twilio webhooks and the unsubscribe page, through Django's test client."""
 
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import time, timedelta
 
 import pytest
 import responses
-import time_machine
 from django.core import mail
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
@@ -20,20 +19,20 @@ from reminders.models import (
     Patient,
 )
 from reminders.services.dispatch import dispatch_cycle
-from reminders.services.enrollments import enrollment_create
 from reminders.unsubscribe_links import unsubscribe_url
 from tests import twilio_fakes as fake
+from tests.factories import EnrollmentFactory
+from tests.moments import DAY0_DUE, ENROLLED_AT, REPLIES_AT, utc
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
+pytestmark = pytest.mark.time_machine(REPLIES_AT, tick=False)
+
 INBOUND = "/webhooks/twilio/inbound/"
 
 
 @pytest.fixture(autouse=True)
 def twilio(settings):
+    """Twilio's credentials, which sign the requests below."""
     fake.configure(settings)
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def sign(path: str, params: dict, *, host: str = "http://testserver") -> str:
@@ -51,11 +50,6 @@ def post(client, path, params, *, signature=None, **headers):
 def text_in(client, body, *, sid="SM" + "1" * 32, number="+12025550101", signature=None, **extra):
     return post(client, INBOUND, {"MessageSid": sid, "From": number, "To": "+12025550199", "Body": body, **extra},
                 signature=signature)
-
-
-@pytest.fixture
-def enrollment(patient, program):
-    return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
 
 
 # --- signatures -------------------------------------------------------------------------
@@ -138,13 +132,14 @@ def test_status_callbacks_are_signed_idempotent_and_forward_only(client, enrollm
 
 
 def test_a_status_callback_for_an_unknown_message_changes_nothing(client, db):
-    response = post(client, "/webhooks/twilio/status/999999/", {"MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered"})
+    response = post(client, "/webhooks/twilio/status/999999/",
+                    {"MessageSid": "SM" + "9" * 32, "MessageStatus": "delivered"})
     assert response.status_code == 204
 
 
 # --- keywords ---------------------------------------------------------------------------
 
-def test_stop_withdraws_sms_consent_and_cancels_every_pending_sms(client, enrollment):
+def test_stop_withdraws_sms_consent_and_cancels_every_pending_sms(client, enrollment, clock):
     response = text_in(client, "Stop")
     assert "You will get no more texts" in response.content.decode()
     patient = Patient.objects.get()
@@ -153,7 +148,7 @@ def test_stop_withdraws_sms_consent_and_cancels_every_pending_sms(client, enroll
     event = ConsentEvent.objects.get()
     assert (event.given, event.actor, event.source) == (False, "patient_keyword", "STOP keyword")
     # And the dispatcher sends none of them.
-    with time_machine.travel(NOW + timedelta(days=8), tick=False):
+    with clock.at(REPLIES_AT + timedelta(days=8)):
         assert dispatch_cycle().claimed == 0
 
 
@@ -171,14 +166,13 @@ def test_start_restores_sms_consent(client, enrollment):
 
 
 # STOP then START: the texts STOP cancelled are planned again, as a new enrollment would plan them.
-T_ENROLL = datetime(2026, 6, 2, 13, 0, tzinfo=UTC)  # 09:00 in New York, on the anchor day
-DAY0_SENT = datetime(2026, 6, 2, 14, 0, 5, tzinfo=UTC)
-T_STOP = datetime(2026, 6, 3, 11, 30, tzinfo=UTC)  # 07:30 on day 1
-T_START = datetime(2026, 6, 3, 16, 0, tzinfo=UTC)  # 12:00 on day 1
+DAY0_SENT = DAY0_DUE + timedelta(seconds=5)
+T_STOP = utc(2026, 6, 3, 11, 30)  # 07:30 on day 1
+T_START = utc(2026, 6, 3, 16, 0)  # 12:00 on day 1
 
 
 @pytest.fixture
-def stopped(client, patient, make_program, settings):
+def stopped(client, patient, make_program, settings, clock):
     """An enrollment with its day-0 text sent, then STOP; START comes at T_START."""
     settings.SMS_BACKEND = "locmem"
     program = make_program(slug="restart", steps=[
@@ -190,12 +184,10 @@ def stopped(client, patient, make_program, settings):
         {"key": "day3", "offset_days": 3, "send_time": time(10, 0)},
         {"key": "day7", "offset_days": 7, "send_time": time(11, 0)},
     ])
-    with time_machine.travel(T_ENROLL, tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
-    with time_machine.travel(DAY0_SENT, tick=False):
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
+    with clock.at(DAY0_SENT):
         assert dispatch_cycle().as_dict()["sent"] == 1
-    with time_machine.travel(T_STOP, tick=False):
+    with clock.at(T_STOP):
         text_in(client, "STOP", sid="SM" + "3" * 32)
     assert set(enrollment.messages.exclude(step__key="day0").values_list("status", flat=True)) == {"cancelled"}
     return enrollment
@@ -205,14 +197,14 @@ def statuses(enrollment) -> dict[str, str]:
     return dict(enrollment.messages.values_list("step__key", "status"))
 
 
-def test_start_plans_the_texts_stop_cancelled_again_and_dispatch_sends_them(client, stopped, sms_outbox):
-    with time_machine.travel(T_START, tick=False):
+def test_start_plans_the_texts_stop_cancelled_again_and_dispatch_sends_them(client, stopped, sms_outbox, clock):
+    with clock.at(T_START):
         text_in(client, "START", sid="SM" + "4" * 32)
 
     assert statuses(stopped) == {"day0": "sent", "day1-late-ok": "pending", "day1-too-late": "cancelled",
                                  "day3": "pending", "day7": "pending"}
     day3 = stopped.messages.get(step__key="day3")
-    assert (day3.scheduled_at, day3.due_at) == (datetime(2026, 6, 5, 14, 0, tzinfo=UTC),) * 2
+    assert (day3.scheduled_at, day3.due_at) == (utc(2026, 6, 5, 14, 0),) * 2
     assert day3.reason == "planned again: SMS consent given again"
     # Too late under its step's late policy: it stays cancelled for the reason it was.
     assert stopped.messages.get(step__key="day1-too-late").reason.startswith("SMS consent withdrawn (STOP")
@@ -220,8 +212,8 @@ def test_start_plans_the_texts_stop_cancelled_again_and_dispatch_sends_them(clie
     assert (start.given, start.source) == (True, "START keyword; 3 texts planned again")
 
     sent = []
-    for moment in (T_START, datetime(2026, 6, 5, 14, 0, 5, tzinfo=UTC), datetime(2026, 6, 9, 15, 0, 5, tzinfo=UTC)):
-        with time_machine.travel(moment, tick=False):
+    for moment in (T_START, utc(2026, 6, 5, 14, 0, 5), utc(2026, 6, 9, 15, 0, 5)):
+        with clock.at(moment):
             sent.append(dispatch_cycle().as_dict()["sent"])
     assert sent == [1, 1, 1]
     assert len(sms_outbox) == 4  # day 0, then the three planned again
@@ -229,32 +221,32 @@ def test_start_plans_the_texts_stop_cancelled_again_and_dispatch_sends_them(clie
                                  "day3": "sent", "day7": "sent"}
 
 
-def test_start_says_when_the_next_text_comes(client, stopped):
-    with time_machine.travel(T_START + timedelta(hours=10), tick=False):  # day1-late-ok too late by now
+def test_start_says_when_the_next_text_comes(client, stopped, clock):
+    with clock.at(T_START + timedelta(hours=10)):  # day1-late-ok too late by now
         reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
     assert "Your texts are back on. Your next text comes on 5 June." in reply
 
 
-def test_start_says_so_in_spanish(client, stopped):
+def test_start_says_so_in_spanish(client, stopped, clock):
     Patient.objects.update(language="es")
-    with time_machine.travel(T_START + timedelta(hours=10), tick=False):
+    with clock.at(T_START + timedelta(hours=10)):
         reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
     assert "El siguiente llega el 5 de junio." in reply
 
 
-def test_start_says_when_no_texts_remain(client, stopped):
-    with time_machine.travel(datetime(2026, 6, 20, 16, 0, tzinfo=UTC), tick=False):
+def test_start_says_when_no_texts_remain(client, stopped, clock):
+    with clock.at(utc(2026, 6, 20, 16, 0)):
         reply = text_in(client, "START", sid="SM" + "4" * 32).content.decode()
     assert "Your texts are back on, but none are planned for now." in reply
     assert set(statuses(stopped).values()) == {"sent", "cancelled"}
     assert ConsentEvent.objects.order_by("id").last().source == "START keyword"
 
 
-def test_a_second_start_changes_nothing(client, stopped):
-    with time_machine.travel(T_START, tick=False):
+def test_a_second_start_changes_nothing(client, stopped, clock):
+    with clock.at(T_START):
         text_in(client, "START", sid="SM" + "4" * 32)
     before = list(stopped.messages.order_by("id").values())
-    with time_machine.travel(T_START + timedelta(hours=1), tick=False):
+    with clock.at(T_START + timedelta(hours=1)):
         reply = text_in(client, "START", sid="SM" + "5" * 32).content.decode()
     assert list(stopped.messages.order_by("id").values()) == before
     assert ConsentEvent.objects.order_by("id").last().source == "START keyword"
@@ -279,8 +271,9 @@ def pain_check(make_program, patient):
     program = make_program(slug="pain", steps=[{
         "key": "pain14", "offset_days": 0, "send_time": time(10, 0), "asks": "pain_score",
         "escalate_when": ">=7", "escalation_note": "call the patient about a specialist review"}])
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-    Message.objects.filter(enrollment=enrollment).update(status=MessageStatus.SENT, sent_at=NOW - timedelta(hours=2))
+    enrollment = EnrollmentFactory(patient=patient, program=program)
+    Message.objects.filter(enrollment=enrollment).update(status=MessageStatus.SENT,
+                                                         sent_at=REPLIES_AT - timedelta(hours=2))
     return enrollment
 
 
@@ -343,7 +336,7 @@ def test_a_text_from_an_unknown_number_is_stored_without_a_reply(client, db):
 
 def test_the_unsubscribe_link_asks_first_then_withdraws_email_consent(client, make_patient, program):
     patient = make_patient(email_consent=True, mobile="+12025550102")
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     path = unsubscribe_url(patient=patient).removeprefix("https://followup.example.org")
 
     assert "Yes, stop the emails" in client.get(path).content.decode()
@@ -367,16 +360,15 @@ def test_a_tampered_unsubscribe_link_changes_nothing(client, make_patient):
 # --- privacy ----------------------------------------------------------------------------
 
 @responses.activate
-def test_no_patient_data_reaches_the_logs(client, make_patient, program, caplog, settings):
+def test_no_patient_data_reaches_the_logs(client, make_patient, program, caplog, settings, clock):
     caplog.set_level(logging.DEBUG)
     patient = make_patient(first_name="Zenobia", last_name="Quarterfield", mobile="+12025550166",
                            email="zenobia@example.com", email_consent=True)
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
     responses.add(fake.refused(400, 21614, message="The number +12025550166 is not a mobile"))
     responses.add(responses.GET, fake.MESSAGES_URL, json={"messages": [], "next_page_uri": None,
                                                           "page": 0, "page_size": 50, "uri": "/x"})
-    with time_machine.travel(datetime(2026, 6, 2, 14, 0, tzinfo=UTC), tick=False):
+    with clock.at(DAY0_DUE):
         dispatch_cycle()  # SMS refused, email fallback planned
         dispatch_cycle()  # email sent
     for sid, body in [("SM" + "a1" * 16, "HELP"), ("SM" + "b2" * 16, "pain is bad, chest pain Zenobia"),
@@ -384,5 +376,6 @@ def test_no_patient_data_reaches_the_logs(client, make_patient, program, caplog,
         post(client, INBOUND, {"MessageSid": sid, "From": "+12025550166", "Body": body})
     assert enrollment.messages.filter(status="sent").exists()
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
-    for secret in ["Zenobia", "Quarterfield", "2025550166", "555-0166", "zenobia@example.com", "Hello", "chest pain Zenobia"]:
+    for secret in ["Zenobia", "Quarterfield", "2025550166", "555-0166", "zenobia@example.com", "Hello",
+                   "chest pain Zenobia"]:
         assert secret not in logged, secret

@@ -13,11 +13,10 @@ starts from the same patients and messages.
 
 import string
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import time, timedelta
 from urllib.parse import urlencode
 
 import pytest
-import time_machine
 from django.db import transaction
 from django.test import RequestFactory
 from hypothesis import HealthCheck, event, given, settings as hsettings, strategies as st
@@ -33,11 +32,12 @@ from reminders.models import (
     MessageStatus,
     Patient,
 )
-from reminders.services.enrollments import enrollment_create
 from tests import twilio_fakes as fake
+from tests.factories import EnrollmentFactory
+from tests.moments import REPLIES_AT
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
+pytestmark = pytest.mark.time_machine(REPLIES_AT, tick=False)
+
 INBOUND = "/webhooks/twilio/inbound/"
 MOBILES = ["+12025550101", "+12025550102"]
 SENT_SID = "SM" + "9" * 32
@@ -50,9 +50,8 @@ FUZZ = hsettings(
 
 @pytest.fixture(autouse=True)
 def twilio(settings):
+    """Twilio's credentials, which sign the requests below."""
     fake.configure(settings)
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -68,12 +67,11 @@ def world(make_clinic, make_patient, make_program):
     ])
     first = make_patient(mobile=MOBILES[0], email="first@example.com", email_consent=True)
     second = make_patient(clinic=other_clinic, first_name="Edith", last_name="Marsh", mobile=MOBILES[1])
-    enrollments = [enrollment_create(patient=p, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-                   for p in (first, second)]
+    enrollments = [EnrollmentFactory(patient=p, program=program) for p in (first, second)]
     sms = Message.objects.filter(enrollment=enrollments[0], channel="sms").order_by("step__offset_days")
     # One sent check-in (with a SID), one still sending, one still pending.
     Message.objects.filter(pk=sms[0].pk).update(status=MessageStatus.SENT, provider_message_id=SENT_SID,
-                                                sent_at=NOW - timedelta(hours=1))
+                                                sent_at=REPLIES_AT - timedelta(hours=1))
     Message.objects.filter(pk=sms[1].pk).update(status=MessageStatus.SENDING)
     return {"sent": sms[0].pk, "sending": sms[1].pk, "pending": sms[2].pk, "missing": 10**9}
 
@@ -281,14 +279,14 @@ def test_without_a_valid_signature_nothing_changes(client, world, data, body, he
 @FUZZ
 @given(body=request_body(), headers=extra_headers(), target=targets)
 def test_a_valid_signature_over_garbage_never_fails_and_a_replay_changes_nothing(
-        client, world, twilio, body, headers, target):
+        client, world, clock, body, headers, target):
     path = target_path(world, target)
     body, content_type = body
     signature = valid_signature(path, body, content_type)
     with rolled_back():
         send(client, path, body, content_type, signature, headers)
         after_first = snapshot()
-        twilio.shift(timedelta(seconds=1))  # a write on replay would show in updated_at
+        clock.shift(timedelta(seconds=1))  # a write on replay would show in updated_at
         replay = send(client, path, body, content_type, signature, headers)
         assert snapshot() == after_first
         assert b"<Message>" not in replay.content  # no second automatic reply
@@ -296,7 +294,7 @@ def test_a_valid_signature_over_garbage_never_fails_and_a_replay_changes_nothing
 
 @FUZZ
 @given(params=form_params(realistic=3), target=targets)
-def test_well_formed_signed_callbacks_never_fail_and_replays_change_nothing(client, world, twilio, params, target):
+def test_well_formed_signed_callbacks_never_fail_and_replays_change_nothing(client, world, clock, params, target):
     """Real Twilio-shaped form posts (the common case), signed, with hostile values."""
     path = target_path(world, target)
     body = urlencode(params).encode()
@@ -305,7 +303,7 @@ def test_well_formed_signed_callbacks_never_fail_and_replays_change_nothing(clie
     with rolled_back():
         send(client, path, body, content_type, signature, {})
         after_first = snapshot()
-        twilio.shift(timedelta(seconds=1))
+        clock.shift(timedelta(seconds=1))
         send(client, path, body, content_type, signature, {})
         assert snapshot() == after_first
 

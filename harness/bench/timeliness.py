@@ -6,7 +6,7 @@ each one's due time to its arrival at the provider (recorded by the fake).
 import re
 import statistics
 import time
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection

@@ -76,6 +76,15 @@ class EnrollmentInline(admin.TabularInline):
         return super().get_queryset(request).select_related("program", "patient")
 
 
+# The enroll page's sections.
+ENROLL_FIELDSETS = [
+    ("Patient", {"fields": ["clinic", "first_name", "last_name", "mrn", "date_of_birth", "time_zone", "language"]}),
+    ("Contact and consent", {"fields": ["mobile", "email", "sms_consent", "email_consent", "discreet"],
+                             "description": "Tick a channel only if the patient agreed to it."}),
+    ("Program", {"fields": ["program", "anchor_event", "anchor_date"]}),
+]
+
+
 @admin.register(Patient)
 class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
@@ -179,48 +188,53 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
                 if check.matches and not form.cleaned_data["different_person"]:
                     form.add_error("different_person", "The patient shown above has the same mobile or contact: "
                                                        "tick this box if this is a different person, or enroll "
-                                                       "the patient on file from the enrollments page.")
+                                                       "the patient on file from their page.")
                 else:
                     return self._enroll(request, form)
             elif "_enroll" in request.POST:
                 self.message_user(request, "The details changed since the preview: check the timeline "
                                            "below, then enroll.", messages.WARNING)
-        fieldsets = [
-            ("Patient", {"fields": ["clinic", "first_name", "last_name", "mrn", "date_of_birth", "time_zone",
-                                    "language"]}),
-            ("Contact and consent", {"fields": ["mobile", "email", "sms_consent", "email_consent", "discreet"],
-                                     "description": "Tick a channel only if the patient agreed to it."}),
-            ("Program", {"fields": ["program", "anchor_event", "anchor_date"]}),
-        ]
-        adminform = admin.helpers.AdminForm(form, fieldsets, {})
-        timeline = []
-        if check:
-            zone = check.patient.zone
-            for planned in check.timeline:
-                moved = planned.due_at != planned.scheduled_at
-                timeline.append({
-                    "day": planned.step.offset_days, "topic": planned.step.title,
-                    "channel": Channel(planned.channel).label,
-                    "send_at": local_time(planned.due_at, zone),
-                    "note": f"moved out of quiet hours from {local_time(planned.scheduled_at, zone)}" if moved else "",
-                    "skipped": bool(planned.reason), "late": planned.sends_late,
-                    "fate": send_fate(skipped=bool(planned.reason), sends_late=planned.sends_late,
-                                      max_lateness=planned.step.max_lateness),
-                    "reason": planned.reason,
-                })
+        adminform = admin.helpers.AdminForm(form, ENROLL_FIELDSETS, {})
         response = admin_page(
             request, model_admin=self, template="admin/reminders/patient/enroll.html",
-            title="Enroll a new patient", adminform=adminform, form=form, check=check, timeline=timeline,
-            digest=digest, zone=check.patient.zone if check else None,
+            title="Enroll a new patient", adminform=adminform, form=form, check=check,
+            timeline=self._enroll_timeline(check), digest=digest, zone=check.patient.zone if check else None,
             skipped=len(check.skipped) if check else 0,
             late=sum(1 for planned in check.timeline if planned.sends_late) if check else 0,
-            matches=[{"url": reverse("admin:reminders_patient_change", args=[match.patient.pk]),
-                      "patient": match.patient, "id": match.patient.pk, "kind": match.kind.value,
-                      "mobile": mobile_ending(match.patient.mobile)} for match in check.matches] if check else [],
+            matches=self._enroll_matches(check),
         )
         if form.errors:
             response.status_code = 400  # shown again with the reasons on the fields
         return response
+
+    @staticmethod
+    def _enroll_timeline(check) -> list[dict]:
+        """The preview's rows: each planned message in the patient's zone, and what will become of it."""
+        if not check:
+            return []
+        zone, rows = check.patient.zone, []
+        for planned in check.timeline:
+            moved = planned.due_at != planned.scheduled_at
+            rows.append({
+                "day": planned.step.offset_days, "topic": planned.step.title,
+                "channel": Channel(planned.channel).label,
+                "send_at": local_time(planned.due_at, zone),
+                "note": f"moved out of quiet hours from {local_time(planned.scheduled_at, zone)}" if moved else "",
+                "skipped": bool(planned.reason), "late": planned.sends_late,
+                "fate": send_fate(skipped=bool(planned.reason), sends_late=planned.sends_late,
+                                  max_lateness=planned.step.max_lateness),
+                "reason": planned.reason,
+            })
+        return rows
+
+    @staticmethod
+    def _enroll_matches(check) -> list[dict]:
+        """Patients already on file that the details match, each with a link to their page."""
+        if not check:
+            return []
+        return [{"url": reverse("admin:reminders_patient_change", args=[match.patient.pk]),
+                 "patient": match.patient, "id": match.patient.pk, "kind": match.kind.value,
+                 "mobile": mobile_ending(match.patient.mobile)} for match in check.matches]
 
     def _enroll(self, request, form):
         try:

@@ -1,21 +1,16 @@
+"""Two clinics' data side by side, and a coordinator of the first.
+
+The admin's suites run at tests.moments.NOW (14:00 in New York on the reference
+day), each module with time-machine's mark; the sides are enrolled then.
+"""
+
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
 
 import pytest
-import time_machine
 
 from reminders.models import Enrollment, Escalation, InboundMessage, Patient, Urgency
-from reminders.services.enrollments import enrollment_create
 from reminders.services.patients import patient_save
-
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+from tests.factories import EnrollmentFactory
 
 
 @dataclass
@@ -32,8 +27,7 @@ class Side:
 def _side(*, clinic, program, first, last, mobile, provider_id) -> Side:
     patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile,
                                            sms_consent=True))
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                   anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     inbound = InboundMessage.objects.create(
         provider_message_id=provider_id, from_number=mobile, body="pain is 8 today", kind="answer",
         clinic=clinic, patient=patient, enrollment=enrollment)

@@ -1,10 +1,15 @@
 """Issue 13, item 6: no channel is ticked until the coordinator ticks it."""
 
+import pytest
 import re
 
 from django.urls import reverse
 
 from reminders.models import Patient
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def checkbox(page: str, name: str) -> str:

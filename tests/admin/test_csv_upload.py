@@ -1,8 +1,12 @@
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from reminders.models import Enrollment, Patient
 from reminders.services.csv_import import ALL_COLUMN_NAMES, COLUMN_NAMES
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 URL = reverse("admin:reminders_enrollment_import_csv")
 HEADER = ",".join(COLUMN_NAMES)

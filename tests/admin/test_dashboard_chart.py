@@ -11,6 +11,10 @@ from reminders.admin.dashboard import (
     nice_ticks,
 )
 from reminders.models import MessageStatus
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def luminance(colour: str) -> float:

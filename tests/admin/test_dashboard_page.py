@@ -1,6 +1,10 @@
+import pytest
 from django.urls import reverse
 
 from reminders.models import Message, MessageStatus
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 URL = reverse("admin:followup_dashboard")
 

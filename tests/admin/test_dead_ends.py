@@ -1,11 +1,16 @@
 """Issue 13, item 7: no dead ends for a new coordinator."""
 
+import pytest
 from django.contrib.admin import helpers
 from django.urls import reverse
 
 from reminders.models import Message, Step
 from reminders.services.csv_import import enrollment_csv_import
 from reminders.services.enrollments import enrollment_pause
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_a_patients_page_has_an_enroll_button_for_that_patient(coord_a_client, side_a):

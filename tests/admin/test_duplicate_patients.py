@@ -1,8 +1,13 @@
 """Issue 13, item 1: a patient already on file is not enrolled twice by mistake (enroll page)."""
 
+import pytest
 from django.urls import reverse
 
 from reminders.models import Enrollment, Patient
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 URL = reverse("admin:reminders_patient_enroll")
 

@@ -3,6 +3,10 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from reminders.models import ConsentEvent, Enrollment, Patient
+from tests.factories import UserFactory
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 URL = reverse("admin:reminders_patient_enroll")
 
@@ -83,7 +87,6 @@ def test_another_clinic_cannot_be_chosen(coord_a_client, clinic_b, program):
     assert "clinic" in response.context["form"].errors
 
 
-def test_a_user_who_may_not_add_patients_is_refused(client, django_user_model):
-    user = django_user_model.objects.create_user(username="viewer", password="x", is_staff=True)
-    client.force_login(user)
+def test_a_user_who_may_not_add_patients_is_refused(client, db):
+    client.force_login(UserFactory(username="viewer"))  # staff, in no group
     assert client.get(URL).status_code == 403

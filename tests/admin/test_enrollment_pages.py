@@ -6,6 +6,9 @@ from django.urls import reverse
 
 from reminders.models import Enrollment, Message, MessageStatus
 from reminders.services.enrollments import enrollment_pause
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def change_url(enrollment):
@@ -29,7 +32,8 @@ def test_cancelling_from_the_page_asks_for_a_reason_and_stops_every_pending_mess
     assert refused.status_code == 200 and "reason" in refused.context["form"].errors
     assert Enrollment.objects.get(pk=side_a.enrollment.pk).status == "active"
 
-    response = coord_a_client.post(url, {"apply": "Cancel", "reason": "consultation_attended", "note": "seen on 1 June"})
+    response = coord_a_client.post(url, {"apply": "Cancel", "reason": "consultation_attended",
+                                         "note": "seen on 1 June"})
     assert response.status_code == 302 and response["Location"] == change_url(side_a.enrollment)
     enrollment = Enrollment.objects.get(pk=side_a.enrollment.pk)
     assert (enrollment.status, enrollment.status_reason) == ("cancelled", "Consultation attended: seen on 1 June")

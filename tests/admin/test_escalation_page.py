@@ -1,10 +1,15 @@
 """Issue 13, item 5: an escalation shows the phone and language, and keeps what was done."""
 
+import pytest
 from django.urls import reverse
 
 from reminders.models import EscalationNote
 from reminders.services.escalations import escalation_note_add
 from reminders.services.privacy import patient_forget
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_the_escalation_page_shows_the_phone_as_a_link_and_the_language(coord_a_client, side_a):

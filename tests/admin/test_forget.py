@@ -1,6 +1,10 @@
+import pytest
 from django.urls import reverse
 
 from reminders.models import Patient
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_an_admin_forgets_a_patient_from_the_list_and_the_page_becomes_read_only(admin_client, side_a):

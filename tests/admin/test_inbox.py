@@ -1,9 +1,13 @@
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from reminders.models import Escalation, InboundMessage, Urgency
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_escalations_list_open_first_then_urgent_then_newest(coord_a_client, side_a, coord_a):

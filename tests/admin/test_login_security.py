@@ -3,7 +3,10 @@ from django.urls import reverse
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tests.conftest import COORDINATOR_PASSWORD
+from tests.factories import COORDINATOR_PASSWORD
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 LOGIN = reverse("admin:login")
 

@@ -6,6 +6,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reminders.models import Message, MessageStatus
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 @pytest.fixture

@@ -8,6 +8,10 @@ from django.urls import reverse
 
 from reminders.models import Patient
 from reminders.services.patients import patient_save
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 @pytest.fixture

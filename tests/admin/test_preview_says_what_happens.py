@@ -2,15 +2,19 @@
 in words and in the patient's local time."""
 
 from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 
 from reminders.scheduling import duration_words, lateness_reason
+from tests.moments import NOW
 
-UTC = dt_timezone.utc
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
+
+UTC = UTC
 ENROLL = reverse("admin:reminders_patient_enroll")
 
 

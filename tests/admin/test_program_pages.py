@@ -7,10 +7,14 @@ in the admin never reached the file and was lost (or kept, unseen) at the next
 import html
 from datetime import time, timedelta
 
+import pytest
 from django.urls import reverse
 
 from reminders.models import Program, Step
 from reminders.services.programs import PROGRAMS_DIR, program_load
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def _step_post(program: Program, **changes) -> dict:

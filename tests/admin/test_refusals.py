@@ -13,6 +13,9 @@ from django.contrib import admin
 from django.urls import reverse
 
 from reminders.models import Patient
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 @pytest.fixture(params=["superuser", "coordinator"])

@@ -1,5 +1,10 @@
+import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
+
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_a_test_sms_to_a_patient_from_their_page(coord_a_client, side_a, coord_a, sms_outbox):

@@ -1,8 +1,12 @@
 """A program's timeline and a patient's own, as the admin shows them."""
 
+import pytest
 from django.urls import reverse
 
 from reminders.models import Patient
+from tests.moments import NOW
+
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_a_program_timeline_renders_every_message_for_the_coordinators_clinic(coord_a_client, program, side_a):

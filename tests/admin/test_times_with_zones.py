@@ -1,5 +1,6 @@
 """Issue 13, item 4: every time in the clinic's zone (the patient's where it is theirs), with its abbreviation."""
 
+import pytest
 from datetime import timedelta
 
 from django.urls import reverse
@@ -7,6 +8,10 @@ from django.utils import timezone
 
 from reminders.models import Message
 from reminders.services.enrollments import enrollment_pause
+from tests.moments import NOW
+
+# The admin suites live on the afternoon of the reference day.
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 def test_an_enrollments_created_time_is_in_the_clinics_zone_with_its_abbreviation(coord_a_client, side_a):

@@ -1,16 +1,14 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from reminders.models import CheckInAnswer, Escalation, InboundMessage, Message, MessageStatus, Patient
+from reminders.models import CheckInAnswer, Escalation, InboundMessage, Message, MessageStatus
 from reminders.selectors.dashboard import dashboard_build
-from reminders.services.enrollments import enrollment_cancel, enrollment_create
-
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)  # 14:00 in New York
+from reminders.services.enrollments import enrollment_cancel
+from tests.factories import EnrollmentFactory
+from tests.moments import NOW, UTC, utc
 
 
 @pytest.fixture
@@ -22,16 +20,10 @@ def pathway(make_program):
     ])
 
 
-_numbers = iter(range(100, 1000))
-
-
-def enroll(clinic, program, *, anchor: date):
-    number = next(_numbers)
-    patient = Patient.objects.create(clinic=clinic, first_name="P", last_name=f"N{number}",
-                                     mobile=f"+12025550{number}", sms_consent=True)
-    moment = datetime.combine(anchor, time(16, 0), tzinfo=UTC)
-    with time_machine.travel(moment, tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=anchor)
+def enrolled_on(anchor: date, clinic, program):
+    """A new patient of ``clinic``, enrolled on the afternoon of the anchor date."""
+    return EnrollmentFactory(patient__clinic=clinic, program=program, anchor_date=anchor,
+                             enrolled_at=datetime.combine(anchor, time(16, 0), tzinfo=UTC))
 
 
 def answer(enrollment, step_key, value, at: datetime):
@@ -47,21 +39,21 @@ def by_key(board):
     return {m.key: (m.cohort, m.on_time, m.late, m.overdue, m.not_yet_due) for m in board.milestones}
 
 
-def test_milestones_count_only_what_is_recorded_and_when(clinic, clinic_b, pathway):
-    on_time = enroll(clinic, pathway, anchor=date(2026, 5, 10))
-    answer(on_time, "consult", "Yes", datetime(2026, 5, 20, 15, tzinfo=UTC))
-    answer(on_time, "bone", "yes", datetime(2026, 5, 25, 15, tzinfo=UTC))
-    late = enroll(clinic, pathway, anchor=date(2026, 5, 10))
-    answer(late, "consult", "yes", datetime(2026, 5, 30, 15, tzinfo=UTC))
-    said_no = enroll(clinic, pathway, anchor=date(2026, 5, 10))
-    answer(said_no, "consult", "no", datetime(2026, 5, 15, 15, tzinfo=UTC))
-    enroll(clinic, pathway, anchor=date(2026, 6, 1))  # target not reached yet
-    attended = enroll(clinic, pathway, anchor=date(2026, 5, 12))
-    with time_machine.travel(datetime(2026, 5, 15, 15, tzinfo=UTC), tick=False):
+def test_milestones_count_only_what_is_recorded_and_when(clinic, clinic_b, pathway, clock):
+    on_time = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    answer(on_time, "consult", "Yes", utc(2026, 5, 20, 15))
+    answer(on_time, "bone", "yes", utc(2026, 5, 25, 15))
+    late = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    answer(late, "consult", "yes", utc(2026, 5, 30, 15))
+    said_no = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    answer(said_no, "consult", "no", utc(2026, 5, 15, 15))
+    enrolled_on(date(2026, 6, 1), clinic, pathway)  # target not reached yet
+    attended = enrolled_on(date(2026, 5, 12), clinic, pathway)
+    with clock.at(utc(2026, 5, 15, 15)):
         enrollment_cancel(enrollment=attended, reason="Consultation attended")
-    died = enroll(clinic, pathway, anchor=date(2026, 5, 12))
+    died = enrolled_on(date(2026, 5, 12), clinic, pathway)
     enrollment_cancel(enrollment=died, reason="Deceased")
-    enroll(clinic_b, pathway, anchor=date(2026, 5, 10))  # another clinic
+    enrolled_on(date(2026, 5, 10), clinic_b, pathway)  # another clinic
 
     board = dashboard_build(clinics=[clinic], now=NOW)
     # consultation target: 14 days (the clinic's default)
@@ -75,9 +67,9 @@ def test_reply_1_to_a_numbered_check_in_records_the_milestone(clinic, make_progr
         {"key": "bone", "offset_days": 10, "topic": "bone_health", "asks": "choice_1_3"},
         {"key": "treat", "offset_days": 20, "topic": "medication", "asks": "choice_1_3"},
     ])
-    enrollment = enroll(clinic, numbered, anchor=date(2026, 5, 10))
-    answer(enrollment, "bone", "1", datetime(2026, 5, 25, 15, tzinfo=UTC))  # "1 if done or booked"
-    answer(enrollment, "treat", "2", datetime(2026, 5, 30, 15, tzinfo=UTC))  # "2 if not yet"
+    enrollment = enrolled_on(date(2026, 5, 10), clinic, numbered)
+    answer(enrollment, "bone", "1", utc(2026, 5, 25, 15))  # "1 if done or booked"
+    answer(enrollment, "treat", "2", utc(2026, 5, 30, 15))  # "2 if not yet"
     board = dashboard_build(clinics=[clinic], now=NOW)
     assert by_key(board)["bone_density"] == (1, 1, 0, 0, 0)
     assert by_key(board)["treatment"] == (1, 0, 0, 0, 1)
@@ -86,16 +78,15 @@ def test_reply_1_to_a_numbered_check_in_records_the_milestone(clinic, make_progr
 def test_the_clinics_target_days_are_used(clinic, pathway):
     clinic.consultation_target_days = 30
     clinic.save()
-    enrollment = enroll(clinic, pathway, anchor=date(2026, 5, 10))
-    answer(enrollment, "consult", "yes", datetime(2026, 5, 30, 15, tzinfo=UTC))
+    enrollment = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    answer(enrollment, "consult", "yes", utc(2026, 5, 30, 15))
     assert by_key(dashboard_build(clinics=[clinic], now=NOW))["consultation"] == (1, 1, 0, 0, 0)
 
 
 def test_messages_per_day_delivery_and_failures(clinic, patient, program):
-    with time_machine.travel(datetime(2026, 5, 31, 13, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 5, 31))
-    day0, day1, day7 = enrollment.messages.order_by("due_at")
+    enrollment = EnrollmentFactory(patient=patient, program=program, anchor_date=date(2026, 5, 31),
+                                   enrolled_at=utc(2026, 5, 31, 13))
+    day0, day1, _day7 = enrollment.messages.order_by("due_at")
     Message.objects.filter(pk=day0.pk).update(status=MessageStatus.DELIVERED)
     Message.objects.filter(pk=day1.pk).update(status=MessageStatus.FAILED, error_code="30003")
     board = dashboard_build(clinics=[clinic], now=NOW)
@@ -132,14 +123,14 @@ def test_the_query_count_does_not_grow_with_the_data(clinic, pathway, program):
             dashboard_build(clinics=[clinic], now=NOW)
         return len(queries)
 
-    enrollment = enroll(clinic, pathway, anchor=date(2026, 5, 20))
-    answer(enrollment, "consult", "yes", datetime(2026, 5, 25, tzinfo=UTC))
+    enrollment = enrolled_on(date(2026, 5, 20), clinic, pathway)
+    answer(enrollment, "consult", "yes", utc(2026, 5, 25))
     Escalation.objects.create(clinic=clinic, patient=enrollment.patient, kind="check_in", summary="x")
     few = count()
     for index in range(8):
-        more = enroll(clinic, pathway if index % 2 else program, anchor=date(2026, 5, 20 + index))
+        more = enrolled_on(date(2026, 5, 20 + index), clinic, pathway if index % 2 else program)
         if index % 2:
-            answer(more, "bone", "yes", datetime(2026, 5, 29, tzinfo=UTC))
+            answer(more, "bone", "yes", utc(2026, 5, 29))
         Escalation.objects.create(clinic=clinic, patient=more.patient, kind="check_in", summary="y")
         more.messages.filter(step__offset_days=0).update(status=MessageStatus.FAILED, error_code=f"3000{index}")
     assert count() == few

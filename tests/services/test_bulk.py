@@ -1,15 +1,14 @@
 """Writing checked intakes in bulk: what enrolling them one by one writes, in batches."""
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
-import time_machine
 
 from reminders.models import ConsentEvent, Enrollment, Message, Patient
 from reminders.services.bulk import enrollments_bulk_write
 from reminders.services.enrollment_intake import PatientIntake, enrollment_intake_check, enrollment_intake_create
-
-NOW = datetime(2026, 6, 2, 13, 0, tzinfo=timezone.utc)
+from tests.factories import UserFactory
+from tests.moments import ENROLLED_AT
 
 
 def intake(clinic, program, **fields):
@@ -21,14 +20,14 @@ def intake(clinic, program, **fields):
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("coord", password="x")
+def staff(db):
+    return UserFactory(username="coord")
 
 
-def test_a_bulk_write_is_what_enrolling_one_by_one_writes(clinic, program, staff):
+def test_a_bulk_write_is_what_enrolling_one_by_one_writes(clinic, program, staff, clock):
     intakes = [intake(clinic, program, last_name=f"Reyes {'ABC'[i]}", mobile=f"+1202555{i:04d}",
                       email_consent=i != 1, discreet=i == 2) for i in range(3)]
-    with time_machine.travel(NOW, tick=False):
+    with clock.at(ENROLLED_AT):
         for checked in intakes:
             enrollment_intake_check(intake=checked)
         result = enrollments_bulk_write(intakes=intakes, enrolled_by=staff, source="CSV import")
@@ -38,7 +37,7 @@ def test_a_bulk_write_is_what_enrolling_one_by_one_writes(clinic, program, staff
 
     assert len(result.enrollments) == 3
     expected = sorted(single.messages.values_list("step__key", "channel", "due_at", "status"))
-    for enrollment, given in zip(result.enrollments, intakes):
+    for enrollment, given in zip(result.enrollments, intakes, strict=False):
         enrollment = Enrollment.objects.get(pk=enrollment.pk)
         assert (enrollment.enrolled_by, enrollment.patient.discreet) == (staff, given.discreet)
         channels = {"sms", "email"} if given.email_consent else {"sms"}

@@ -5,7 +5,11 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
-from reminders.services.coordinator_group import COORDINATOR_GROUP, coordinator_group_ensure, coordinator_permission_codenames
+from reminders.services.coordinator_group import (
+    COORDINATOR_GROUP,
+    coordinator_group_ensure,
+    coordinator_permission_codenames,
+)
 
 
 def group_codenames() -> set[str]:

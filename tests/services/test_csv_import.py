@@ -1,7 +1,4 @@
-from datetime import datetime, timezone
-
 import pytest
-import time_machine
 
 from reminders.models import Clinic, ConsentEvent, Enrollment, Patient
 from reminders.services.csv_import import (
@@ -11,15 +8,11 @@ from reminders.services.csv_import import (
     csv_template,
     enrollment_csv_import,
 )
+from tests.moments import NOW
 
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
+
 HEADER = ",".join(COLUMN_NAMES)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def row(clinic="Riverside Spine Clinic", first="Ann", last="Lee", mobile="+12025550111", email="",
@@ -112,7 +105,8 @@ def test_the_same_person_twice_or_already_a_patient_is_refused(clinic, program, 
 @pytest.mark.parametrize(("data", "expected"), [
     (b"", CsvError(0, "", "the file is empty; download the template and fill it in.")),
     (HEADER.encode(), CsvError(0, "", "the file has a header but no patients.")),
-    (HEADER.replace(",", ";").encode(), CsvError(1, "", "columns must be separated by commas, not semicolons or tabs.")),
+    (HEADER.replace(",", ";").encode(),
+     CsvError(1, "", "columns must be separated by commas, not semicolons or tabs.")),
 ])
 def test_file_level_problems_are_explained(db, data, expected):
     assert run(data).errors == [expected]

@@ -1,21 +1,19 @@
 """Delivery outcomes end to end through dispatch, with Twilio's HTTP API faked."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import responses
-import time_machine
 from django.core import mail
 
 from reminders.models import ConsentEvent, Message, MessageStatus
 from reminders.services.delivery import StatusUpdate, message_status_update, unknown_messages_settle
 from reminders.services.dispatch import dispatch_cycle
-from reminders.services.enrollments import enrollment_create
 from reminders.services.unsubscribe import patient_for_token
 from tests import twilio_fakes as fake
+from tests.factories import EnrollmentFactory
+from tests.moments import DAY0_DUE, ENROLLED_AT
 
-UTC = timezone.utc
-DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)
 SID = "SM" + "a" * 32
 
 
@@ -24,23 +22,23 @@ def twilio(settings):
     fake.configure(settings)
 
 
-@pytest.fixture
-def enrollment(patient, program):
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-
-
 def day0(enrollment) -> Message:
     return enrollment.messages.get(step__key="day0", channel="sms")
 
 
-def dispatch_at(moment):
-    with time_machine.travel(moment, tick=False):
-        return dispatch_cycle()
+@pytest.fixture
+def dispatch_at(clock):
+    """``dispatch_at(moment)``: one dispatch cycle at ``moment``; its summary."""
+
+    def dispatch_at(moment):
+        with clock.at(moment):
+            return dispatch_cycle()
+
+    return dispatch_at
 
 
 @responses.activate
-def test_accepted_is_sent_with_the_sid(enrollment):
+def test_accepted_is_sent_with_the_sid(enrollment, dispatch_at):
     responses.add(fake.accepted(SID))
     assert dispatch_at(DAY0_DUE).as_dict()["sent"] == 1
     message = day0(enrollment)
@@ -48,7 +46,7 @@ def test_accepted_is_sent_with_the_sid(enrollment):
 
 
 @responses.activate
-def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollment):
+def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollment, dispatch_at):
     responses.add(fake.refused(429, 20429))
     assert dispatch_at(DAY0_DUE).as_dict()["retrying"] == 1
     message = day0(enrollment)
@@ -65,7 +63,7 @@ def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollm
 
 
 @responses.activate
-def test_retries_stop_after_the_last_attempt(enrollment, settings):
+def test_retries_stop_after_the_last_attempt(enrollment, settings, dispatch_at):
     settings.SMS_MAX_ATTEMPTS = 3
     responses.add(fake.refused(429, 20429))
     moment = DAY0_DUE
@@ -79,22 +77,22 @@ def test_retries_stop_after_the_last_attempt(enrollment, settings):
 
 
 @responses.activate
-def test_an_opted_out_number_fails_records_the_opt_out_and_cancels_pending_sms(enrollment):
+def test_an_opted_out_number_fails_records_the_opt_out_and_cancels_pending_sms(enrollment, dispatch_at):
     responses.add(fake.refused(400, 21610))
     dispatch_at(DAY0_DUE)
     message = day0(enrollment)
     assert (message.status, message.error_code) == ("failed", "21610")
     assert "replied STOP" in message.reason
     event = ConsentEvent.objects.get()
-    assert (event.channel, event.given, event.actor, event.source) == ("sms", False, "provider_error", "Twilio error 21610")
+    assert (event.channel, event.given, event.actor, event.source) == (
+        "sms", False, "provider_error", "Twilio error 21610")
     assert set(enrollment.messages.exclude(pk=message.pk).values_list("status", flat=True)) == {"cancelled"}
 
 
 @responses.activate
-def test_a_landline_falls_back_to_email_once(make_patient, program):
+def test_a_landline_falls_back_to_email_once(make_patient, program, dispatch_at):
     patient = make_patient(email_consent=True)
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
     responses.add(fake.refused(400, 21614))
     dispatch_at(DAY0_DUE)
     sms = day0(enrollment)
@@ -116,13 +114,13 @@ def test_a_landline_falls_back_to_email_once(make_patient, program):
 
 
 @responses.activate
-def test_no_fallback_without_email_consent(enrollment):
+def test_no_fallback_without_email_consent(enrollment, dispatch_at):
     responses.add(fake.refused(400, 21614))
     dispatch_at(DAY0_DUE)
     assert not enrollment.messages.filter(channel="email").exists()
 
 
-def test_a_timeout_after_sending_is_unknown_until_the_callback_settles_it(enrollment, settings):
+def test_a_timeout_after_sending_is_unknown_until_the_callback_settles_it(enrollment, settings, dispatch_at):
     settings.TWILIO_READ_TIMEOUT = 0.3
     with fake.silent_server() as (url, _):
         settings.TWILIO_API_URL = url
@@ -132,35 +130,36 @@ def test_a_timeout_after_sending_is_unknown_until_the_callback_settles_it(enroll
     assert message.body  # kept for a lookup
     # Nothing resends it, however often dispatch runs.
     assert dispatch_at(DAY0_DUE + timedelta(minutes=5)).claimed == 0
-    assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID, status="delivered"))
+    assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                     status="delivered"))
     message.refresh_from_db()
     assert (message.status, message.provider_message_id) == ("delivered", SID)
 
 
 @responses.activate
-def test_an_unknown_outcome_is_settled_by_lookup(enrollment):
+def test_an_unknown_outcome_is_settled_by_lookup(enrollment, clock):
     message = day0(enrollment)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, body="Riverside: hi",
                                                  updated_at=DAY0_DUE, attempts=1)
     responses.add(responses.GET, fake.MESSAGES_URL, json={
         "messages": [fake.message_json(SID, status="delivered", body="Riverside: hi")],
         "next_page_uri": None, "page": 0, "page_size": 50, "uri": "/x"})
-    with time_machine.travel(DAY0_DUE + timedelta(minutes=5), tick=False):
+    with clock.at(DAY0_DUE + timedelta(minutes=5)):
         assert unknown_messages_settle() == 0  # too early: a callback may still come
-    with time_machine.travel(DAY0_DUE + timedelta(minutes=11), tick=False):
+    with clock.at(DAY0_DUE + timedelta(minutes=11)):
         assert unknown_messages_settle() == 1
     message.refresh_from_db()
     assert (message.status, message.provider_message_id) == ("delivered", SID)
 
 
 @responses.activate
-def test_an_unknown_outcome_twilio_never_got_is_sent_again(enrollment):
+def test_an_unknown_outcome_twilio_never_got_is_sent_again(enrollment, clock, dispatch_at):
     message = day0(enrollment)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.UNKNOWN, body="Riverside: hi",
                                                  updated_at=DAY0_DUE, attempts=1)
     responses.add(responses.GET, fake.MESSAGES_URL, json={"messages": [], "next_page_uri": None,
                                                           "page": 0, "page_size": 50, "uri": "/x"})
-    with time_machine.travel(DAY0_DUE + timedelta(minutes=11), tick=False):
+    with clock.at(DAY0_DUE + timedelta(minutes=11)):
         assert unknown_messages_settle() == 1
     message.refresh_from_db()
     assert message.status == MessageStatus.PENDING
@@ -169,7 +168,7 @@ def test_an_unknown_outcome_twilio_never_got_is_sent_again(enrollment):
 
 
 @responses.activate
-def test_callbacks_only_move_forward(enrollment):
+def test_callbacks_only_move_forward(enrollment, dispatch_at):
     responses.add(fake.accepted(SID))
     dispatch_at(DAY0_DUE)
     message = day0(enrollment)
@@ -188,11 +187,11 @@ def test_callbacks_only_move_forward(enrollment):
 
 
 @responses.activate
-def test_an_undelivered_callback_with_a_carrier_code_retries_and_a_stale_one_is_ignored(enrollment):
+def test_an_undelivered_callback_with_a_carrier_code_retries_and_a_stale_one_is_ignored(enrollment, clock, dispatch_at):
     responses.add(fake.accepted(SID))
     dispatch_at(DAY0_DUE)
     message = day0(enrollment)
-    with time_machine.travel(DAY0_DUE + timedelta(minutes=1), tick=False):
+    with clock.at(DAY0_DUE + timedelta(minutes=1)):
         assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
                                                          status="undelivered", error_code="30003"))
     message.refresh_from_db()
@@ -208,7 +207,7 @@ def test_an_undelivered_callback_with_a_carrier_code_retries_and_a_stale_one_is_
 
 
 @responses.activate
-def test_a_failed_callback_with_a_permanent_code_fails_the_message(enrollment):
+def test_a_failed_callback_with_a_permanent_code_fails_the_message(enrollment, dispatch_at):
     responses.add(fake.accepted(SID))
     dispatch_at(DAY0_DUE)
     message = day0(enrollment)

@@ -1,22 +1,18 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, time, timedelta
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from reminders.models import Message, MessageStatus
 from reminders.selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from reminders.services.enrollment_anchor import enrollment_change_anchor
-from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_pause
+from reminders.services.enrollments import enrollment_cancel, enrollment_pause
+from tests.factories import EnrollmentFactory
+from tests.moments import NOW, utc
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 5, 18, 0, tzinfo=UTC)  # 14:00 in New York
+CORRECTED_AT = NOW + timedelta(days=3)  # 5 June, 14:00 in New York: the anchor date is corrected then
 
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = pytest.mark.time_machine(CORRECTED_AT, tick=False)
 
 
 @pytest.fixture
@@ -27,10 +23,9 @@ def enrollment(patient, make_program):
         {"key": "day5", "offset_days": 5, "send_time": time(10)},
         {"key": "day9", "offset_days": 9, "send_time": time(10)},
     ])
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                   anchor_date=date(2026, 6, 4))
+    enrollment = EnrollmentFactory(patient=patient, program=program, anchor_date=date(2026, 6, 4))
     # Day 0 already went out.
-    enrollment.messages.filter(step__key="day0").update(status=MessageStatus.SENT, sent_at=NOW)
+    enrollment.messages.filter(step__key="day0").update(status=MessageStatus.SENT, sent_at=CORRECTED_AT)
     return enrollment
 
 
@@ -45,11 +40,10 @@ def test_the_preview_tells_what_moves_what_was_sent_and_what_is_now_too_late(enr
     assert rows["day0"].change == AnchorChange.SENT
     assert rows["day2"].change == AnchorChange.SKIPPED and rows["day2"].reason.startswith("too late")
     assert rows["day5"].change == AnchorChange.MOVES
-    assert rows["day5"].new_due_at == datetime(2026, 6, 6, 14, 0, tzinfo=UTC)  # 10:00 EDT on 6 June
-    assert rows["day9"].new_due_at == datetime(2026, 6, 10, 14, 0, tzinfo=UTC)
+    assert rows["day5"].new_due_at == utc(2026, 6, 6, 14, 0)  # 10:00 EDT on 6 June
+    assert rows["day9"].new_due_at == utc(2026, 6, 10, 14, 0)
     # A preview writes nothing.
-    assert Message.objects.get(enrollment=enrollment, step__key="day5").due_at == datetime(2026, 6, 9, 14, 0,
-                                                                                           tzinfo=UTC)
+    assert Message.objects.get(enrollment=enrollment, step__key="day5").due_at == utc(2026, 6, 9, 14, 0)
 
 
 def test_applying_moves_the_waiting_messages_and_keeps_the_history(enrollment, admin_user):
@@ -58,7 +52,7 @@ def test_applying_moves_the_waiting_messages_and_keeps_the_history(enrollment, a
     messages = {m.step.key: m for m in enrollment.messages.select_related("step")}
     assert messages["day0"].status == "sent"
     assert messages["day2"].status == "skipped" and messages["day2"].reason.startswith("too late")
-    assert (messages["day5"].status, messages["day5"].due_at) == ("pending", datetime(2026, 6, 6, 14, 0, tzinfo=UTC))
+    assert (messages["day5"].status, messages["day5"].due_at) == ("pending", utc(2026, 6, 6, 14, 0))
     enrollment.refresh_from_db()
     assert enrollment.anchor_date == date(2026, 6, 1)
     latest, before = enrollment.history.all()[:2]
@@ -71,7 +65,7 @@ def test_a_later_date_moves_paused_messages_and_they_stay_paused(enrollment, adm
     enrollment_pause(enrollment=enrollment, reason="Admitted to hospital")
     enrollment_change_anchor(enrollment=enrollment, anchor_date=date(2026, 6, 5), changed_by=admin_user)
     day2 = enrollment.messages.get(step__key="day2")
-    assert (day2.status, day2.due_at) == ("paused", datetime(2026, 6, 7, 14, 0, tzinfo=UTC))
+    assert (day2.status, day2.due_at) == ("paused", utc(2026, 6, 7, 14, 0))
 
 
 def test_messages_in_flight_stay_as_they_are(enrollment, admin_user):
@@ -106,8 +100,8 @@ def test_a_cancelled_enrollment_cannot_be_moved(enrollment, admin_user):
 
 def test_the_quiet_hours_apply_to_moved_messages(patient, make_program, admin_user):
     program = make_program(steps=[{"key": "late", "offset_days": 3, "send_time": time(22, 30)}])
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 5))
+    enrollment = EnrollmentFactory(patient=patient, program=program, anchor_date=date(2026, 6, 5))
     enrollment_change_anchor(enrollment=enrollment, anchor_date=date(2026, 6, 4), changed_by=admin_user)
     message = enrollment.messages.get()
-    assert message.scheduled_at == datetime(2026, 6, 8, 2, 30, tzinfo=UTC)  # 22:30 EDT on 7 June
+    assert message.scheduled_at == utc(2026, 6, 8, 2, 30)  # 22:30 EDT on 7 June
     assert message.due_at - message.scheduled_at == timedelta(hours=9, minutes=30)  # 08:00 next morning

@@ -1,7 +1,6 @@
-from datetime import date, datetime, time, timezone
+from datetime import date, time
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from reminders.models import ConsentEvent, Enrollment, Patient
@@ -10,15 +9,9 @@ from reminders.services.enrollment_intake import (
     enrollment_intake_check,
     enrollment_intake_create,
 )
+from tests.moments import NOW, utc
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)  # 14:00 in New York
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = pytest.mark.time_machine(NOW, tick=False)  # 14:00 in New York
 
 
 def intake(clinic, program, **overrides) -> PatientIntake:
@@ -31,9 +24,9 @@ def intake(clinic, program, **overrides) -> PatientIntake:
 def test_the_check_plans_the_timeline_in_the_patients_zone_and_writes_nothing(clinic, program):
     check = enrollment_intake_check(intake=intake(clinic, program, time_zone="Europe/London"))
     assert [(p.step.key, p.channel, p.due_at) for p in check.timeline] == [
-        ("day0", "sms", datetime(2026, 6, 2, 9, 0, tzinfo=UTC)),  # 10:00 BST
-        ("day1", "sms", datetime(2026, 6, 3, 8, 30, tzinfo=UTC)),
-        ("day7", "sms", datetime(2026, 6, 9, 10, 0, tzinfo=UTC)),
+        ("day0", "sms", utc(2026, 6, 2, 9, 0)),  # 10:00 BST
+        ("day1", "sms", utc(2026, 6, 3, 8, 30)),
+        ("day7", "sms", utc(2026, 6, 9, 10, 0)),
     ]
     assert not Patient.objects.exists() and not Enrollment.objects.exists()
 

@@ -1,7 +1,6 @@
-from datetime import date, datetime, time, timezone
+from datetime import date, time
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from reminders.models import Enrollment, EnrollmentStatus, Message, MessageStatus
@@ -11,60 +10,49 @@ from reminders.services.enrollments import (
     enrollment_pause,
     enrollment_resume,
 )
+from tests.factories import EnrollmentFactory
+from tests.moments import NOW, utc
 
-UTC = timezone.utc
-# A Tuesday afternoon in New York.
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def enroll(patient, program, anchor=date(2026, 6, 2), **kwargs):
-    return enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                             anchor_date=anchor, **kwargs)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)  # a Tuesday afternoon in New York
 
 
 def test_enrolling_plans_one_message_per_step_and_channel(patient, program):
     patient.email_consent = True
     patient.save()
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
 
     rows = list(enrollment.messages.order_by("scheduled_at", "channel").values_list(
         "step__key", "channel", "scheduled_at", "status"))
     assert rows == [
-        ("day0", "sms", datetime(2026, 6, 2, 14, 0, tzinfo=UTC), "pending"),  # 10:00 EDT
-        ("day1", "sms", datetime(2026, 6, 3, 13, 30, tzinfo=UTC), "pending"),  # 09:30 EDT
-        ("day7", "email", datetime(2026, 6, 9, 15, 0, tzinfo=UTC), "pending"),
-        ("day7", "sms", datetime(2026, 6, 9, 15, 0, tzinfo=UTC), "pending"),
+        ("day0", "sms", utc(2026, 6, 2, 14, 0), "pending"),  # 10:00 EDT
+        ("day1", "sms", utc(2026, 6, 3, 13, 30), "pending"),  # 09:30 EDT
+        ("day7", "email", utc(2026, 6, 9, 15, 0), "pending"),
+        ("day7", "sms", utc(2026, 6, 9, 15, 0), "pending"),
     ]
 
 
 def test_only_the_patients_channels_are_planned(patient, program):
-    enrollment = enroll(patient, program)  # SMS only
+    enrollment = EnrollmentFactory(patient=patient, program=program)  # SMS only
     assert set(enrollment.messages.values_list("channel", flat=True)) == {"sms"}
     assert enrollment.messages.count() == 3
 
 
 def test_patient_time_zone_wins_over_the_clinics(make_patient, program):
     patient = make_patient(time_zone="Europe/London")
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     first = enrollment.messages.get(step__key="day0")
-    assert first.scheduled_at == datetime(2026, 6, 2, 9, 0, tzinfo=UTC)  # 10:00 BST
+    assert first.scheduled_at == utc(2026, 6, 2, 9, 0)  # 10:00 BST
 
 
 def test_an_sms_planned_inside_quiet_hours_is_moved_to_their_end(patient, make_program):
     program = make_program(steps=[{"key": "late", "offset_days": 1, "send_time": time(22, 30)}])
-    message = enroll(patient, program).messages.get()
-    assert message.scheduled_at == datetime(2026, 6, 4, 2, 30, tzinfo=UTC)  # 22:30 EDT on day 1
-    assert message.due_at == datetime(2026, 6, 4, 12, 0, tzinfo=UTC)  # 08:00 EDT next morning
+    message = EnrollmentFactory(patient=patient, program=program).messages.get()
+    assert message.scheduled_at == utc(2026, 6, 4, 2, 30)  # 22:30 EDT on day 1
+    assert message.due_at == utc(2026, 6, 4, 12, 0)  # 08:00 EDT next morning
 
 
 def test_a_back_dated_enrollment_skips_what_is_already_too_late(patient, program):
-    enrollment = enroll(patient, program, anchor=date(2026, 5, 31))
+    enrollment = EnrollmentFactory(patient=patient, program=program, anchor_date=date(2026, 5, 31))
     statuses = dict(enrollment.messages.values_list("step__key", "status"))
     assert statuses == {"day0": "skipped", "day1": "skipped", "day7": "pending"}
     reason = enrollment.messages.get(step__key="day0").reason
@@ -74,7 +62,7 @@ def test_a_back_dated_enrollment_skips_what_is_already_too_late(patient, program
 def test_messages_are_unique_per_enrollment_step_and_channel(patient, program):
     from django.db import IntegrityError, transaction
 
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     message = enrollment.messages.first()
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.create(enrollment=enrollment, step=message.step, channel=message.channel,
@@ -90,7 +78,7 @@ def test_messages_are_unique_per_enrollment_step_and_channel(patient, program):
 )
 def test_anchor_dates_out_of_range_are_refused_and_nothing_is_written(patient, program, anchor, field, words):
     with pytest.raises(ValidationError) as caught:
-        enroll(patient, program, anchor=anchor)
+        EnrollmentFactory(patient=patient, program=program, anchor_date=anchor)
     assert words in " ".join(caught.value.message_dict[field])
     assert not Enrollment.objects.exists()
     assert not Message.objects.exists()
@@ -99,7 +87,7 @@ def test_anchor_dates_out_of_range_are_refused_and_nothing_is_written(patient, p
 def test_anchor_date_uses_the_patients_today(make_patient, program):
     # 18:00 UTC on 2 June is already 3 June in Tokyo.
     patient = make_patient(time_zone="Asia/Tokyo")
-    assert enroll(patient, program, anchor=date(2026, 6, 3)).pk
+    assert EnrollmentFactory(patient=patient, program=program, anchor_date=date(2026, 6, 3)).pk
 
 
 def test_anchor_event_must_match_the_program(patient, program):
@@ -112,19 +100,19 @@ def test_anchor_event_must_match_the_program(patient, program):
 def test_a_patient_without_any_channel_cannot_be_enrolled(make_patient, program):
     patient = make_patient(mobile="", sms_consent=False, email_consent=False)
     with pytest.raises(ValidationError) as caught:
-        enroll(patient, program)
+        EnrollmentFactory(patient=patient, program=program)
     assert "patient" in caught.value.message_dict
 
 
 def test_one_open_enrollment_per_program(patient, program):
-    enroll(patient, program)
+    EnrollmentFactory(patient=patient, program=program)
     with pytest.raises(ValidationError, match="already enrolled"):
-        enroll(patient, program)
+        EnrollmentFactory(patient=patient, program=program)
     assert Enrollment.objects.count() == 1
 
 
 def test_pause_holds_pending_messages_and_resume_releases_them(patient, program):
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     enrollment_pause(enrollment=enrollment, reason="admitted to hospital")
     assert set(enrollment.messages.values_list("status", flat=True)) == {"paused"}
 
@@ -134,7 +122,7 @@ def test_pause_holds_pending_messages_and_resume_releases_them(patient, program)
 
 
 def test_cancel_stops_every_unsent_message_with_the_reason(patient, program):
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     sent = enrollment.messages.get(step__key="day0")
     Message.objects.filter(pk=sent.pk).update(status=MessageStatus.SENT)
 
@@ -146,7 +134,7 @@ def test_cancel_stops_every_unsent_message_with_the_reason(patient, program):
 
 
 def test_cancel_needs_a_reason_and_an_open_enrollment(patient, program):
-    enrollment = enroll(patient, program)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
     with pytest.raises(ValidationError) as caught:
         enrollment_cancel(enrollment=enrollment, reason="  ")
     assert "reason" in caught.value.message_dict

@@ -1,14 +1,12 @@
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.db import IntegrityError, transaction
 
 from reminders.models import Escalation
-from reminders.services.enrollments import enrollment_create
 from reminders.services.escalations import escalation_acknowledge
-
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+from tests.factories import UserFactory
+from tests.moments import NOW
 
 
 @pytest.fixture
@@ -23,8 +21,8 @@ def test_acknowledging_records_who_and_when(escalation, admin_user):
     assert (escalation.acknowledged_by, escalation.acknowledged_at) == (admin_user, NOW)
 
 
-def test_the_first_acknowledgement_is_kept(escalation, admin_user, django_user_model):
-    other = django_user_model.objects.create_user(username="other")
+def test_the_first_acknowledgement_is_kept(escalation, admin_user):
+    other = UserFactory(username="other")
     escalation_acknowledge(escalation=escalation, acknowledged_by=admin_user, now=NOW)
     assert not escalation_acknowledge(escalation=escalation, acknowledged_by=other, now=NOW + timedelta(minutes=5))
     escalation.refresh_from_db()
@@ -48,10 +46,7 @@ def test_a_second_open_warning_sign_escalation_is_refused(escalation, patient, a
     assert Escalation.objects.filter(patient=patient, acknowledged_at__isnull=True).count() == 1
 
 
-def test_check_in_escalations_are_one_open_per_enrollment_and_step(patient, program):
-    with time_machine.travel(NOW, tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=NOW.date())
+def test_check_in_escalations_are_one_open_per_enrollment_and_step(patient, program, enrollment):
     day1, day7 = program.steps.get(key="day1"), program.steps.get(key="day7")
     check_in = {"kind": "check_in", "urgency": 2, "enrollment": enrollment}
     open_escalation(patient, step=day1, **check_in)

@@ -1,34 +1,27 @@
 """Two replies at once, each on its own thread and database connection (PostgreSQL)."""
 
 import threading
-from datetime import date, datetime, time, timezone
+from datetime import time
 
 import pytest
-import time_machine
 from django.db import connection
 
 from reminders.models import Escalation, Message, MessageStatus
 from reminders.services import inbound
-from reminders.services.enrollments import enrollment_create
 from reminders.services.inbound import inbound_receive
+from tests.factories import EnrollmentFactory
+from tests.moments import REPLIES_AT
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
 NUMBER = "+12025550101"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The clock stands still for every thread: time-machine's clock is the process's.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.time_machine(REPLIES_AT, tick=False)]
 
 
 @pytest.fixture(autouse=True)
 def postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("two connections writing at once need PostgreSQL (SQLite serialises the writers)")
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -38,8 +31,8 @@ def pain_check(clinic, patient, make_program):
     program = make_program(slug="pain", steps=[{
         "key": "pain14", "offset_days": 0, "send_time": time(10, 0), "asks": "pain_score",
         "escalate_when": ">=7", "escalation_note": "call the patient about a specialist review"}])
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-    Message.objects.filter(enrollment=enrollment).update(status=MessageStatus.SENT, sent_at=NOW)
+    enrollment = EnrollmentFactory(patient=patient, program=program)
+    Message.objects.filter(enrollment=enrollment).update(status=MessageStatus.SENT, sent_at=REPLIES_AT)
     return enrollment
 
 
@@ -62,9 +55,7 @@ def receive_at_once(monkeypatch, bodies: list[str]) -> list[inbound.InboundResul
 
     def receive(index: int, body: str) -> None:
         try:
-            with time_machine.travel(NOW, tick=False):
-                results[index] = inbound_receive(provider_message_id=f"SM{index:032d}", from_number=NUMBER,
-                                                 body=body)
+            results[index] = inbound_receive(provider_message_id=f"SM{index:032d}", from_number=NUMBER, body=body)
         except Exception as exc:  # reported below, with the test's failure
             errors.append(exc)
         finally:

@@ -2,35 +2,27 @@
 
 import ast
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 
 from reminders.models import Message, MessageStatus
 from reminders.services.dispatch import messages_claim, messages_send
-from reminders.services.enrollments import enrollment_create
 from reminders.services.message_states import (
     TRANSITIONS,
     TransitionNotAllowed,
     message_transition,
     messages_transition_each,
 )
+from tests.moments import DAY0_DUE
 
-UTC = timezone.utc
-DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)  # 10:00 in New York
 S = MessageStatus
 
 
-def enroll(patient, program):
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-
-
 @pytest.fixture
-def message(patient, program):
-    return enroll(patient, program).messages.get(step__key="day0")
+def message(enrollment):
+    return enrollment.messages.get(step__key="day0")
 
 
 def test_every_status_has_its_moves_and_the_final_ones_none():
@@ -81,10 +73,9 @@ def test_going_back_to_pending_gives_up_the_claim(message):
     assert (message.status, message.claim_token, message.lease_expires_at) == (S.PENDING, None, None)
 
 
-def test_a_stale_worker_records_nothing_over_the_claim_that_took_its_message(patient, program, sms_outbox, settings):
+def test_a_stale_worker_records_nothing_over_the_claim_that_took_its_message(enrollment, sms_outbox, clock):
     """Worker A's lease ran out, the message was sent again by worker B: A's late outcome writes nothing."""
-    enroll(patient, program)
-    with time_machine.travel(DAY0_DUE, tick=False):
+    with clock.at(DAY0_DUE):
         [message_id] = messages_claim()
         messages_send(message_ids=[message_id])
     stale = Message.objects.get(pk=message_id)  # as worker A read it, with A's claim

@@ -1,13 +1,13 @@
 """Forgetting a patient: nothing identifying left anywhere in the database, every count kept."""
 
-from datetime import date, datetime, time, timezone
+from datetime import time
 
 import pytest
-import time_machine
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from reminders.models import (
     CheckInAnswer,
@@ -20,12 +20,13 @@ from reminders.models import (
     Patient,
 )
 from reminders.services.dispatch import dispatch_cycle
-from reminders.services.enrollments import enrollment_cancel, enrollment_create, enrollment_validate
+from reminders.services.enrollments import enrollment_cancel, enrollment_validate
 from reminders.services.inbound import inbound_receive
 from reminders.services.patients import patient_save
 from reminders.services.privacy import patient_forget
+from tests.factories import EnrollmentFactory, UserFactory
+from tests.moments import DAY0_DUE, ENROLLED_AT, utc
 
-UTC = timezone.utc
 MOBILE = "+12025550188"
 SECRETS = ["Zenobia", "Quarterfield", "Smythe", "2025550188", "zenobia@example.com", "St Mary", "Leeds",
            "Gulliver"]
@@ -47,14 +48,14 @@ def counts() -> dict:
 
 
 @pytest.fixture
-def coordinator(django_user_model):
-    return django_user_model.objects.create_user("coord-a", password="x", is_staff=True)
+def coordinator(db):
+    return UserFactory(username="coord-a")
 
 
 @pytest.fixture
-def zenobia(clinic, program, make_program, coordinator):
+def zenobia(clinic, program, make_program, coordinator, clock):
     """A patient with a history: edited, texted, emailed, replying, escalated, paused, cancelled."""
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+    with clock.at(ENROLLED_AT):
         patient = patient_save(patient=Patient(
             clinic=clinic, first_name="Zenobia", last_name="Quarterfield", mobile=MOBILE,
             email="zenobia@example.com", sms_consent=True, email_consent=True), recorded_by=coordinator)
@@ -62,16 +63,14 @@ def zenobia(clinic, program, make_program, coordinator):
         patient_save(patient=patient, recorded_by=coordinator)
         # A text from the number before the patient was entered: no patient found for it then.
         InboundMessage.objects.create(provider_message_id="SM-early", from_number=MOBILE, body="Zenobia here")
-        first = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                  anchor_date=date(2026, 6, 2), enrolled_by=coordinator)
+        first = EnrollmentFactory(patient=patient, program=program, enrolled_by=coordinator)
         checkins = make_program(slug="checkins", steps=[
             {"key": "pain", "offset_days": 0, "send_time": time(9, 30), "asks": "pain_score",
              "escalate_when": ">=7"},
             {"key": "later", "offset_days": 1, "send_time": time(10, 0)},
             {"key": "much-later", "offset_days": 2, "send_time": time(10, 0)}])
-        second = enrollment_create(patient=patient, program=checkins, anchor_event="pvp",
-                                   anchor_date=date(2026, 6, 2), enrolled_by=coordinator)
-    with time_machine.travel(datetime(2026, 6, 2, 14, 0, tzinfo=UTC), tick=False):
+        second = EnrollmentFactory(patient=patient, program=checkins, enrolled_by=coordinator)
+    with clock.at(DAY0_DUE):
         assert dispatch_cycle().as_dict()["sent"] == 2  # two day-0 texts
         inbound_receive(provider_message_id="SM-r1", from_number=MOBILE, body="8")
         inbound_receive(provider_message_id="SM-r2", from_number=MOBILE, body="my parrot Gulliver has chest pain")
@@ -98,20 +97,20 @@ def edith(make_patient, program):
     return edith
 
 
-def test_nothing_identifying_is_left_anywhere_and_every_row_stays(zenobia, edith, coordinator):
+def test_nothing_identifying_is_left_anywhere_and_every_row_stays(zenobia, edith, coordinator, clock):
     stored = everything_stored()
     assert all(secret in stored for secret in SECRETS)  # the test sees them before
     before = counts()
     statuses_before = dict(Message.objects.values_list("pk", "status"))
 
-    with time_machine.travel(datetime(2026, 6, 3, 9, 0, tzinfo=UTC), tick=False):
+    with clock.at(utc(2026, 6, 3, 9, 0)):
         patient = patient_forget(patient=zenobia, forgotten_by=coordinator)
 
     stored = everything_stored()
     assert [secret for secret in SECRETS if secret in stored] == []
     assert counts() == {**before, "ConsentEvent": before["ConsentEvent"] + 2}  # both withdrawals recorded
     assert (patient.first_name, patient.last_name, patient.mobile, patient.email) == ("Forgotten", "Patient", "", "")
-    assert patient.forgotten_at == datetime(2026, 6, 3, 9, 0, tzinfo=UTC)
+    assert patient.forgotten_at == utc(2026, 6, 3, 9, 0)
     assert (patient.sms_consent, patient.email_consent, patient.clinic, patient.language) == (
         False, False, zenobia.clinic, "en")
 
@@ -144,15 +143,15 @@ def test_nothing_identifying_is_left_anywhere_and_every_row_stays(zenobia, edith
     assert InboundMessage.objects.get(provider_message_id="SM-e1").body == "Edith says thanks"
 
 
-def test_a_forgotten_patient_gets_nothing_more_and_cannot_be_edited_or_enrolled(zenobia, coordinator, program):
+def test_a_forgotten_patient_gets_nothing_more_and_cannot_be_edited_or_enrolled(zenobia, coordinator, program, clock):
     patient = patient_forget(patient=zenobia, forgotten_by=coordinator)
-    with time_machine.travel(datetime(2026, 6, 10, 15, 0, tzinfo=UTC), tick=False):
+    with clock.at(utc(2026, 6, 10, 15, 0)):
         assert dispatch_cycle().claimed == 0
     patient.first_name = "Zenobia"
     with pytest.raises(ValidationError, match="forgotten"):
         patient_save(patient=patient, recorded_by=coordinator)
     with pytest.raises(ValidationError, match="forgotten and cannot be enrolled"):
-        enrollment_validate(patient=patient, program=program, anchor_event="pvp", anchor_date=date.today())
+        enrollment_validate(patient=patient, program=program, anchor_event="pvp", anchor_date=timezone.now().date())
     # A text from the old number finds no one.
     assert inbound_receive(provider_message_id="SM-late", from_number=MOBILE, body="hello?").inbound.patient is None
 
@@ -167,7 +166,7 @@ def test_forgetting_twice_changes_nothing_the_second_time(zenobia, coordinator):
 def test_a_patient_is_not_forgotten_while_a_text_to_them_is_being_sent(zenobia, coordinator):
     sending = Message.objects.filter(enrollment__patient=zenobia, status="pending").order_by("due_at").first()
     Message.objects.filter(pk=sending.pk).update(status=MessageStatus.SENDING,
-                                                 lease_expires_at=datetime(2026, 6, 3, 9, 5, tzinfo=UTC))
+                                                 lease_expires_at=utc(2026, 6, 3, 9, 5))
     stored = everything_stored()
     with pytest.raises(ValidationError, match="being sent right now"):
         patient_forget(patient=zenobia, forgotten_by=coordinator)

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 
 from reminders.backends.sms import SmsSendError
 from reminders.backends.sms.base import BaseSmsBackend
-from reminders.models import Coordinator
 from reminders.services.sms_test import sms_test_send_to_coordinator, sms_test_send_to_patient
+from tests.factories import CoordinatorFactory, UserFactory
 
 
 class RefusingBackend(BaseSmsBackend):
@@ -49,17 +49,17 @@ def test_a_refused_test_text_is_explained_and_recorded(patient, admin_user, sett
     assert "refused" in LogEntry.objects.get().change_message
 
 
-def test_a_coordinator_tests_their_own_number_only(clinic, admin_user, django_user_model, sms_outbox):
-    role = Coordinator.objects.create(user=admin_user, clinic=clinic, mobile="+12025550199")
+def test_a_coordinator_tests_their_own_number_only(clinic, admin_user, sms_outbox):
+    role = CoordinatorFactory(user=admin_user, clinic=clinic, mobile="+12025550199")
     sms_test_send_to_coordinator(coordinator=role, sent_by=admin_user)
     assert [sms.to for sms in sms_outbox] == ["+12025550199"]
-    other = django_user_model.objects.create_user(username="someone")
+    other = UserFactory(username="someone")
     with pytest.raises(ValidationError, match="own number"):
         sms_test_send_to_coordinator(coordinator=role, sent_by=other)
 
 
 def test_a_coordinator_without_a_mobile_is_told_whom_to_ask(clinic, admin_user, sms_outbox):
-    role = Coordinator.objects.create(user=admin_user, clinic=clinic)
+    role = CoordinatorFactory(user=admin_user, clinic=clinic)
     with pytest.raises(ValidationError, match="ask an administrator"):
         sms_test_send_to_coordinator(coordinator=role, sent_by=admin_user)
     assert sms_outbox == []

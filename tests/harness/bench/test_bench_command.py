@@ -14,7 +14,7 @@ MACHINE = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 23.5, "os": "Linux", "pyt
 
 def test_it_refuses_sqlite_and_the_test_database(settings):
     # The suite runs on SQLite or on a database named "test_...": neither may be wiped.
-    with pytest.raises(CommandError, match="PostgreSQL|must start with 'bench'"):
+    with pytest.raises(CommandError, match=r"PostgreSQL|must start with 'bench'"):
         call_command("bench", "--quick")
 
 

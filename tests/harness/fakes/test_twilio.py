@@ -1,7 +1,7 @@
 """The Twilio fake answers the real SDK as Twilio does, counts duplicates and enforces its rate limit."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -89,7 +89,7 @@ def test_a_server_error_is_an_unknown_outcome_whether_or_not_the_message_was_cre
         send()
     assert fake_twilio.fake.stats()["accepted"] == accepted
     found = get_sms_backend().lookup(to=TO, body="Riverside: hello",
-                                     since=datetime.now(timezone.utc) - timedelta(minutes=1))
+                                     since=datetime.now(UTC) - timedelta(minutes=1))
     assert (found is not None) == bool(accepted)
 
 
@@ -98,7 +98,7 @@ def test_a_dropped_connection_is_an_unknown_outcome_and_nothing_is_recorded(fake
     with pytest.raises(SmsOutcomeUnknown):
         send()
     assert fake_twilio.fake.stats()["accepted"] == 0
-    assert get_sms_backend().lookup(to=TO, body="Riverside: hello", since=datetime.now(timezone.utc)) is None
+    assert get_sms_backend().lookup(to=TO, body="Riverside: hello", since=datetime.now(UTC)) is None
 
 
 def test_a_timeout_after_accepting_is_unknown_to_the_client_but_found_by_a_lookup(fake_twilio, settings):
@@ -109,7 +109,7 @@ def test_a_timeout_after_accepting_is_unknown_to_the_client_but_found_by_a_looku
     [recorded] = fake_twilio.fake.recorded()
 
     found = get_sms_backend().lookup(to=TO, body="Riverside: hello",
-                                     since=datetime.now(timezone.utc) - timedelta(minutes=1))
+                                     since=datetime.now(UTC) - timedelta(minutes=1))
     assert (found.provider_message_id, found.status) == (recorded["sid"], "sent")
 
 
@@ -129,7 +129,7 @@ def test_rules_can_answer_in_turn_and_lookups_filter_by_recipient(fake_twilio):
     send(to="+12025550102")
 
     found = get_sms_backend().lookup(to=TO, body="Riverside: hello",
-                                     since=datetime.now(timezone.utc) - timedelta(minutes=1))
+                                     since=datetime.now(UTC) - timedelta(minutes=1))
     assert found.provider_message_id == sent.provider_message_id
     stats = fake_twilio.fake.stats()
     assert (stats["creates"], stats["accepted"], stats["outcomes"]["20500"]) == (3, 2, 1)
@@ -139,7 +139,7 @@ def test_a_delivery_failure_shows_in_lookups(fake_twilio):
     fake_twilio.fake.configure(FakeConfig(rules={TO: "undelivered:30003"}))
     send()
     found = get_sms_backend().lookup(to=TO, body="Riverside: hello",
-                                     since=datetime.now(timezone.utc) - timedelta(minutes=1))
+                                     since=datetime.now(UTC) - timedelta(minutes=1))
     assert (found.status, found.error_code) == ("undelivered", "30003")
 
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from reminders.models import Escalation, Message, MessageStatus, Patient, Urgency
 from reminders.services.enrollments import enrollment_create
 from reminders.services.patients import patient_save
-from tests.conftest import COORDINATOR_PASSWORD
+from tests.factories import COORDINATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +47,8 @@ def busy_clinic(clinic, program):
                       "the email version was sent instead" if status == MessageStatus.FAILED else message.reason)
             Message.objects.filter(pk=message.pk).update(status=status, reason=reason)
         patients.append(patient)
-    for patient, urgency, kind in [(patients[0], Urgency.URGENT, "red_flag"), (patients[1], Urgency.ROUTINE, "check_in")]:
+    for patient, urgency, kind in [(patients[0], Urgency.URGENT, "red_flag"),
+                                   (patients[1], Urgency.ROUTINE, "check_in")]:
         Escalation.objects.create(
             clinic=clinic, patient=patient, enrollment=patient.enrollments.get(), kind=kind, urgency=urgency,
             summary="Warning sign in a reply: “chest pain since this morning and new weakness in the legs” "
@@ -111,13 +112,15 @@ def test_the_dashboard_reads_at_1280(page, screenshot, coord_a, busy_clinic):
     assert width == pytest.approx(720, abs=1)
     sizes = page.eval_on_selector_all(
         "#per-day-chart text, .followup-note, .dash-legend li, #per-day-table caption",
-        "els => els.map(e => [e.tagName, e.className.baseVal ?? e.className, parseFloat(getComputedStyle(e).fontSize)])")
+        "els => els.map(e => [e.tagName, e.className.baseVal ?? e.className, "
+        "parseFloat(getComputedStyle(e).fontSize)])")
     assert sizes and min(size for *_, size in sizes) >= 13, [s for s in sizes if s[2] < 13]
     screenshot("dashboard")
 
     page.goto("/admin/reminders/enrollment/add/")
     help_sizes = page.eval_on_selector_all(
-        ".help, div.help", "els => els.map(e => [e.className, e.textContent.slice(0, 30), parseFloat(getComputedStyle(e).fontSize)])")
+        ".help, div.help",
+        "els => els.map(e => [e.className, e.textContent.slice(0, 30), parseFloat(getComputedStyle(e).fontSize)])")
     assert help_sizes and min(size for *_, size in help_sizes) >= 13, help_sizes
 
     page.emulate_media(color_scheme="dark")

@@ -3,12 +3,11 @@
 import json
 import logging
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from io import StringIO
 from unittest import mock
 
 import pytest
-import time_machine
 from django.conf import settings as django_settings
 from django.core import mail
 from django.core.management import call_command
@@ -17,29 +16,16 @@ from django.db import OperationalError
 from reminders.models import Message, MessageStatus
 from reminders.redis_client import BEAT_HEARTBEAT_KEY
 from reminders.selectors.health import health_report
-from reminders.services.enrollments import enrollment_create
 from reminders.services.health import beat_heartbeat_record, ops_alerts_check
 from reminders.tasks import check_health_and_alert, dispatch_due_messages
+from tests.moments import DAY0_DUE, utc
 from tests.twilio_fakes import closed_port
-
-UTC = timezone.utc
-DAY0_DUE = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)  # the fixture program's first SMS
-
-
-@pytest.fixture
-def enrollment(patient, program):
-    with time_machine.travel(DAY0_DUE - timedelta(hours=1), tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
 
 
 @pytest.fixture
 def ops(settings):
     settings.OPS_ALERT_EMAIL = ["ops@followup.example"]
     settings.PUBLIC_BASE_URL = "https://followup.example.org"
-
-
-def at(moment, **kwargs):
-    return time_machine.travel(moment, tick=False, **kwargs)
 
 
 def healthz(client) -> tuple[int, dict]:
@@ -59,8 +45,8 @@ def run_health_command(*args) -> tuple[int, dict]:
 
 # --- the report -------------------------------------------------------------------------
 
-def test_healthy_when_everything_answers(client, enrollment):
-    with at(DAY0_DUE - timedelta(minutes=5)):
+def test_healthy_when_everything_answers(client, enrollment, clock):
+    with clock.at(DAY0_DUE - timedelta(minutes=5)):
         beat_heartbeat_record()
         status, report = healthz(client)
         assert (status, report["ok"]) == (200, True)
@@ -71,11 +57,11 @@ def test_healthy_when_everything_answers(client, enrollment):
         assert run_health_command() == (0, report)
 
 
-def test_a_due_message_unsent_for_over_ten_minutes_makes_it_unhealthy(client, enrollment, patient):
-    with at(DAY0_DUE + timedelta(minutes=9, seconds=59)):
+def test_a_due_message_unsent_for_over_ten_minutes_makes_it_unhealthy(client, enrollment, patient, clock):
+    with clock.at(DAY0_DUE + timedelta(minutes=9, seconds=59)):
         beat_heartbeat_record()
         assert healthz(client)[0] == 200
-    with at(DAY0_DUE + timedelta(minutes=10, seconds=1)):
+    with clock.at(DAY0_DUE + timedelta(minutes=10, seconds=1)):
         beat_heartbeat_record()
         response = client.get("/healthz")
         backlog = json.loads(response.content)["checks"]["backlog"]
@@ -89,38 +75,38 @@ def test_a_due_message_unsent_for_over_ten_minutes_makes_it_unhealthy(client, en
         assert private not in body
 
 
-def test_messages_not_due_or_already_claimed_are_no_backlog(client, enrollment):
+def test_messages_not_due_or_already_claimed_are_no_backlog(client, enrollment, clock):
     Message.objects.filter(enrollment=enrollment, step__key="day0").update(status=MessageStatus.QUEUED)
-    with at(DAY0_DUE + timedelta(hours=2)):
+    with clock.at(DAY0_DUE + timedelta(hours=2)):
         beat_heartbeat_record()
         assert healthz(client)[1]["checks"]["backlog"]["due_count"] == 0
 
 
-def test_no_dispatch_cycle_for_three_minutes_makes_it_unhealthy(client, db):
-    now = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
-    with at(now):
+def test_no_dispatch_cycle_for_three_minutes_makes_it_unhealthy(client, db, clock):
+    now = utc(2026, 6, 2, 12, 0)
+    with clock.at(now):
         status, report = healthz(client)
         assert (status, report["checks"]["beat"]["detail"]) == (503, "no dispatch cycle recorded")
-    with at(now - timedelta(seconds=179)):
+    with clock.at(now - timedelta(seconds=179)):
         beat_heartbeat_record()
-    with at(now):
+    with clock.at(now):
         assert healthz(client)[0] == 200
-    with at(now + timedelta(seconds=2)):
+    with clock.at(now + timedelta(seconds=2)):
         status, report = healthz(client)
         assert (status, report["checks"]["beat"]["last_run_age_seconds"]) == (503, 181.0)
         assert report["checks"]["beat"]["detail"] == "no dispatch cycle for 3 min (limit 3 min)"
 
 
-def test_the_beat_dispatch_task_records_the_heartbeat(enrollment, service_redis):
-    with at(DAY0_DUE + timedelta(seconds=1)):
+def test_the_beat_dispatch_task_records_the_heartbeat(enrollment, service_redis, clock):
+    with clock.at(DAY0_DUE + timedelta(seconds=1)):
         dispatch_due_messages()
         assert float(service_redis.get(BEAT_HEARTBEAT_KEY)) == DAY0_DUE.timestamp() + 1
         assert health_report().checks["beat"].ok
 
 
-def test_dispatch_goes_on_when_redis_is_down(enrollment, settings, caplog):
+def test_dispatch_goes_on_when_redis_is_down(enrollment, settings, caplog, clock):
     settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
-    with at(DAY0_DUE + timedelta(seconds=1)):
+    with clock.at(DAY0_DUE + timedelta(seconds=1)):
         assert dispatch_due_messages() == 1
     assert Message.objects.get(enrollment=enrollment, step__key="day0").status == MessageStatus.QUEUED
     assert "dispatch heartbeat not recorded: Redis unreachable" in caplog.text
@@ -160,43 +146,43 @@ def alerts() -> list[str]:
     return subjects
 
 
-def test_a_backlog_is_announced_once_and_its_recovery_once(enrollment, ops):
+def test_a_backlog_is_announced_once_and_its_recovery_once(enrollment, ops, clock):
     late = DAY0_DUE + timedelta(minutes=11)
-    with at(late):
+    with clock.at(late):
         beat_heartbeat_record()
         assert ops_alerts_check() == ["backlog failing"]
         assert alerts() == ["[followup.example.org] ALERT backlog: 1 due messages waiting, the oldest for "
                             "11 min (limit 10 min)"]
-    with at(late + timedelta(minutes=1)):
+    with clock.at(late + timedelta(minutes=1)):
         beat_heartbeat_record()
         assert ops_alerts_check() == []
         assert alerts() == []
     Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=late).update(status=MessageStatus.SENT)
-    with at(late + timedelta(minutes=20)):
+    with clock.at(late + timedelta(minutes=20)):
         beat_heartbeat_record()
         assert ops_alerts_check() == ["backlog recovered"]
         assert alerts() == ["[followup.example.org] RECOVERED backlog (after 20 min)"]
         assert ops_alerts_check() == []
 
 
-def test_beat_stopping_is_announced_and_its_return_too(db, ops):
-    now = datetime(2026, 6, 2, 12, 0, tzinfo=UTC)
-    with at(now):
+def test_beat_stopping_is_announced_and_its_return_too(db, ops, clock):
+    now = utc(2026, 6, 2, 12, 0)
+    with clock.at(now):
         beat_heartbeat_record()
         assert ops_alerts_check() == []
-    with at(now + timedelta(minutes=4)):
+    with clock.at(now + timedelta(minutes=4)):
         assert ops_alerts_check() == ["beat failing"]
         [email] = mail.outbox
         assert email.to == ["ops@followup.example"]
         assert "no dispatch cycle for 4 min (limit 3 min)" in email.subject
         assert '"last_run_age_seconds": 240.0' in email.body
-    with at(now + timedelta(minutes=9)):
+    with clock.at(now + timedelta(minutes=9)):
         beat_heartbeat_record()
         assert ops_alerts_check() == ["beat recovered"]
 
 
-def test_beats_task_and_crons_command_side_by_side_announce_once(enrollment, ops):
-    with at(DAY0_DUE + timedelta(minutes=30)):
+def test_beats_task_and_crons_command_side_by_side_announce_once(enrollment, ops, clock):
+    with clock.at(DAY0_DUE + timedelta(minutes=30)):
         beat_heartbeat_record()
         assert check_health_and_alert() == 1
         assert run_health_command("--alert")[0] == 1
@@ -204,11 +190,9 @@ def test_beats_task_and_crons_command_side_by_side_announce_once(enrollment, ops
     assert len(alerts()) == 1
 
 
-def test_an_alert_that_could_not_be_emailed_is_tried_again(enrollment, ops, settings):
-    from tests.twilio_fakes import closed_port
-
+def test_an_alert_that_could_not_be_emailed_is_tried_again(enrollment, ops, settings, clock):
     locmem = settings.EMAIL_BACKEND
-    with at(DAY0_DUE + timedelta(minutes=30)):
+    with clock.at(DAY0_DUE + timedelta(minutes=30)):
         beat_heartbeat_record()
         # The outside world: a mail server that is not there.
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -219,9 +203,9 @@ def test_an_alert_that_could_not_be_emailed_is_tried_again(enrollment, ops, sett
     assert len(alerts()) == 1
 
 
-def test_without_an_ops_address_incidents_are_logged_once(enrollment, settings, caplog):
+def test_without_an_ops_address_incidents_are_logged_once(enrollment, settings, caplog, clock):
     settings.OPS_ALERT_EMAIL = []
-    with at(DAY0_DUE + timedelta(minutes=30)), caplog.at_level(logging.WARNING):
+    with clock.at(DAY0_DUE + timedelta(minutes=30)), caplog.at_level(logging.WARNING):
         beat_heartbeat_record()
         ops_alerts_check()
         ops_alerts_check()
@@ -229,8 +213,8 @@ def test_without_an_ops_address_incidents_are_logged_once(enrollment, settings, 
     assert caplog.text.count("ops alert not emailed, OPS_ALERT_EMAIL is not set: ALERT backlog") == 1
 
 
-def test_alerts_carry_no_patient_data(enrollment, patient, ops):
-    with at(DAY0_DUE + timedelta(minutes=30)):
+def test_alerts_carry_no_patient_data(enrollment, patient, ops, clock):
+    with clock.at(DAY0_DUE + timedelta(minutes=30)):
         ops_alerts_check()
     assert len(mail.outbox) == 2  # beat and backlog
     text = " ".join(m.subject + m.body for m in mail.outbox)

@@ -4,7 +4,7 @@ import pytest
 
 from reminders.sms_encoding import GSM7, UCS2, is_gsm7, non_gsm7_characters, sms_cost, sms_segments
 
-from .readability import readability_text, reading_grade, spanish_reading_ease
+from tests.programs.readability import readability_text, reading_grade, spanish_reading_ease
 
 
 @pytest.mark.parametrize(

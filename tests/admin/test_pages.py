@@ -1,20 +1,12 @@
-from datetime import date, datetime, timezone
+"""The admin's pages as staff use them: enrolling, adding patients, the lists."""
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from reminders.models import Enrollment, Message, Patient
-from reminders.services.enrollments import enrollment_create
+from tests.moments import NOW
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
 
 
 @pytest.fixture
@@ -99,8 +91,7 @@ ALL_STEPS = ["day0", "day1", "day7"]
     ("?due=next24h", ["day1"]),  # due tomorrow at 13:30 UTC
     ("?due_at__year=2026", ALL_STEPS),
 ])
-def test_the_message_list_filters(staff, patient, program, clinic, query, shown):
-    enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+def test_the_message_list_filters(staff, enrollment, clinic, query, shown):
     response = staff.get(reverse("admin:reminders_message_changelist") + query)
     assert response.status_code == 200
     assert sorted(m.step.key for m in response.context["cl"].result_list) == shown
@@ -111,9 +102,7 @@ def test_the_message_list_filters(staff, patient, program, clinic, query, shown)
 
 
 @pytest.mark.parametrize("model", ["clinic", "patient", "program", "enrollment", "message"])
-def test_every_list_and_page_opens(staff, patient, program, model):
-    enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                   anchor_date=date(2026, 6, 2))
+def test_every_list_and_page_opens(staff, patient, program, enrollment, model):
     objects = {"clinic": patient.clinic, "patient": patient, "program": program,
                "enrollment": enrollment, "message": enrollment.messages.first()}
     assert staff.get(reverse(f"admin:reminders_{model}_changelist")).status_code == 200

@@ -14,7 +14,8 @@ EMERGENCY_SIGNS = {
     "es": {
         "dolor en el pecho": r"dolor (en el|de) pecho",
         "falta de aire": r"falta de aire|le cuesta respirar",
-        "piernas débiles o dormidas": r"piernas.*(debilidad|débil|dormid|adormec)|(debilidad|débil|dormid|adormec).*piernas",
+        "piernas débiles o dormidas":
+            r"piernas.*(debilidad|débil|dormid|adormec)|(debilidad|débil|dormid|adormec).*piernas",
         "orina": r"orina|vejiga",
         "heces": r"heces|intestino",
     },

@@ -1,12 +1,13 @@
 """Migrations that change data, run on a database holding what the older code wrote."""
 
-from datetime import date, datetime, time, timezone
+from datetime import date, time
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-UTC = timezone.utc
+from tests.moments import utc
+
 BEFORE = ("reminders", "0006_message_indexes_at_scale")
 AFTER = ("reminders", "0007_escalation_one_open_per_kind_drop_delivery")
 
@@ -47,7 +48,7 @@ def test_0007_records_check_in_steps_and_closes_duplicates_the_races_opened(befo
         return Escalation.objects.create(clinic=clinic, patient=patient, enrollment=enrollment, inbound=inbound,
                                          kind=kind, summary=f"{kind} escalation", **fields).pk
 
-    acknowledged = escalation("red_flag", acknowledged_at=datetime(2026, 6, 1, tzinfo=UTC))
+    acknowledged = escalation("red_flag", acknowledged_at=utc(2026, 6, 1))
     red_flags = [escalation("red_flag"), escalation("red_flag")]
     pain_checks = [escalation("check_in", pain), escalation("check_in", pain)]
     specialist_check = escalation("check_in", specialist)

@@ -59,7 +59,7 @@ def _render_all() -> list[Case]:
                     person = patient(clinic=clinic, language=language, discreet=discreet)
                     # Each SMS step once as the enrollment's first text (a late enrollment), and
                     # the whole timeline once as planned (day 0 first).
-                    variants = [None] + sms_keys
+                    variants = [None, *sms_keys]
                     for first_key in variants:
                         rows = program_preview(
                             program=program, language=language, clinic=clinic, patient=person,

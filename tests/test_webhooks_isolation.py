@@ -11,27 +11,26 @@ STOP and START apply to every patient at the number, in every clinic, because
 the carrier and Twilio block or unblock the number for the whole sender.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 
 from reminders.models import ConsentEvent, Escalation, InboundMessage, Message, MessageStatus, Patient
-from reminders.services.enrollments import enrollment_create
 from tests import twilio_fakes as fake
+from tests.factories import EnrollmentFactory
+from tests.moments import REPLIES_AT
 from tests.test_webhooks import post, status_path, text_in
 
-UTC = timezone.utc
-NOW = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)
+pytestmark = pytest.mark.time_machine(REPLIES_AT, tick=False)
+
 SHARED = "+12025550150"
 
 
 @pytest.fixture(autouse=True)
 def twilio(settings):
+    """Twilio's credentials, which sign the requests below."""
     fake.configure(settings)
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -48,14 +47,14 @@ def family(clinics, make_patient, program):
     husband = make_patient(clinic=riverside, first_name="Walter", last_name="Brennan", mobile=SHARED)
     wife = make_patient(clinic=hillcrest, first_name="Irene", last_name="Brennan", mobile=SHARED)
     for patient in (husband, wife):
-        enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
+        EnrollmentFactory(patient=patient, program=program)
     return husband, wife
 
 
 def texted(patient, *, hours_ago: float) -> Message:
     message = Message.objects.filter(enrollment__patient=patient, channel="sms").order_by("due_at").first()
     Message.objects.filter(pk=message.pk).update(
-        status=MessageStatus.SENT, sent_at=NOW - timedelta(hours=hours_ago),
+        status=MessageStatus.SENT, sent_at=REPLIES_AT - timedelta(hours=hours_ago),
         provider_message_id=f"SM{message.pk:032d}")
     return Message.objects.get(pk=message.pk)
 
@@ -72,7 +71,7 @@ def test_a_reply_goes_to_the_patient_texted_most_recently_and_only_their_clinic(
 
 def test_a_patient_never_texted_does_not_take_the_reply_of_one_who_was(client, family):
     """On PostgreSQL NULLs sort first in a descending order: the never-texted patient won."""
-    husband, wife = family
+    husband, _wife = family
     texted(husband, hours_ago=30)
     text_in(client, "Thank you", number=SHARED)
     assert InboundMessage.objects.get().clinic == husband.clinic

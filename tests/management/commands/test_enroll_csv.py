@@ -1,22 +1,18 @@
-from datetime import datetime, timezone
+"""`manage.py enroll_csv FILE`: the admin upload's check and enrollment, from a shell."""
+
 from io import StringIO
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 
 from reminders.models import Enrollment, Patient
 from reminders.services.csv_import import COLUMN_NAMES
+from tests.moments import NOW
 
-NOW = datetime(2026, 6, 2, 18, 0, tzinfo=timezone.utc)
+pytestmark = pytest.mark.time_machine(NOW, tick=False)
+
 HEADER = ",".join(COLUMN_NAMES)
 ROW = "Riverside Spine Clinic,{first},Lee,{mobile},,yes,no,,,,test-procedure,pvp,2026-06-02"
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def write(tmp_path, *rows):
@@ -26,7 +22,8 @@ def write(tmp_path, *rows):
 
 
 def test_enroll_csv_enrolls_the_file_with_a_progress_bar(tmp_path, clinic, program, admin_user):
-    path = write(tmp_path, ROW.format(first="Ann", mobile="+12025550111"), ROW.format(first="Bo", mobile="+12025550112"))
+    path = write(tmp_path, ROW.format(first="Ann", mobile="+12025550111"),
+                 ROW.format(first="Bo", mobile="+12025550112"))
     out, err = StringIO(), StringIO()
     call_command("enroll_csv", str(path), "--user", admin_user.username, stdout=out, stderr=err)
     assert "Enrolled 2 patients from patients.csv." in out.getvalue()

@@ -7,6 +7,7 @@ service's own log handler writes holds no name, number, address or message text.
 import io
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -14,28 +15,26 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 import responses
-import time_machine
 from django.core import mail
 
 from reminders.log_filters import RedactContactDetails, drop_query_strings, redact
 from reminders.models import InboundMessage, Message, Patient
 from reminders.services.delivery import unknown_messages_settle
 from reminders.services.dispatch import dispatch_cycle
-from reminders.services.enrollments import enrollment_create
 from reminders.services.health import ops_alerts_check
 from reminders.services.patients import patient_save
 from reminders.services.privacy import patient_forget
 from reminders.services.reconciliation import reconciliation_run
 from reminders.unsubscribe_links import unsubscribe_url
 from tests import twilio_fakes as fake
+from tests.factories import EnrollmentFactory, UserFactory
+from tests.moments import DAY0_DUE, ENROLLED_AT, utc
 from tests.test_webhooks import INBOUND, post, status_path
 
-UTC = timezone.utc
 BASE_DIR = Path(__file__).resolve().parent.parent
 MOBILE = "+12025550166"
 SID = "SM" + "7" * 32
@@ -76,28 +75,27 @@ def log_output(settings):
 
 
 @pytest.fixture
-def zenobia(clinic, program, django_user_model):
+def zenobia(clinic, program, clock):
     clinic.alert_email = "oncall@riverside.example"
     clinic.save()
-    user = django_user_model.objects.create_user("coord", password="x", is_staff=True)
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
+    user = UserFactory(username="coord")
+    with clock.at(ENROLLED_AT):
         patient = patient_save(patient=Patient(
             clinic=clinic, first_name="Zenobia", last_name="Quarterfield", mobile=MOBILE,
             email="zenobia.q@example.com", sms_consent=True, email_consent=True), recorded_by=user)
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2), enrolled_by=user)
+        enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_by=user)
     return patient, enrollment, user
 
 
 @responses.activate
 def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output,
-                                                      django_capture_on_commit_callbacks):
+                                                      django_capture_on_commit_callbacks, clock):
     output, records = log_output
     patient, enrollment, user = zenobia
 
     # Dispatch: the day-0 text through Twilio, then the day-7 text and email.
     responses.add(fake.accepted(SID))
-    with time_machine.travel(datetime(2026, 6, 2, 14, 0, tzinfo=UTC), tick=False):
+    with clock.at(DAY0_DUE):
         assert dispatch_cycle().as_dict()["sent"] == 1
     # A status callback, signed.
     day0 = Message.objects.get(enrollment=enrollment, step__key="day0")
@@ -105,17 +103,17 @@ def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output
     # A text whose outcome stays unknown, settled by a lookup (the SDK logs its query: the number).
     day1 = Message.objects.get(enrollment=enrollment, step__key="day1")
     Message.objects.filter(pk=day1.pk).update(status="unknown", body="Zenobia, day 1 text",
-                                              updated_at=datetime(2026, 6, 3, 12, 0, tzinfo=UTC))
+                                              updated_at=utc(2026, 6, 3, 12, 0))
     responses.add(responses.GET, fake.MESSAGES_URL, json={
         "messages": [fake.message_json("SM" + "8" * 32, status="delivered", body="Zenobia, day 1 text", to=MOBILE)],
         "next_page_uri": None, "page": 0, "page_size": 50, "uri": "/x"})
-    with time_machine.travel(datetime(2026, 6, 3, 13, 0, tzinfo=UTC), tick=False):
+    with clock.at(utc(2026, 6, 3, 13, 0)):
         assert unknown_messages_settle() == 1
     responses.add(fake.accepted("SM" + "9" * 32))
-    with time_machine.travel(datetime(2026, 6, 9, 15, 0, tzinfo=UTC), tick=False):
+    with clock.at(utc(2026, 6, 9, 15, 0)):
         assert dispatch_cycle().as_dict()["sent"] == 2
     # Replies: HELP, warning signs (an urgent escalation, an alert email), STOP.
-    with time_machine.travel(datetime(2026, 6, 9, 16, 0, tzinfo=UTC), tick=False), \
+    with clock.at(utc(2026, 6, 9, 16, 0)), \
             django_capture_on_commit_callbacks(execute=True):
         for sid, body in [("SM" + "a" * 32, "HELP"),
                           ("SM" + "b" * 32, "Zenobia again: my legs went numb after the walk"),
@@ -134,7 +132,7 @@ def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output
              *(m.body for m in mail.outbox)]
     assert texts
     # Operations: health alerts, the reconciliation, and forgetting the patient.
-    with time_machine.travel(datetime(2026, 6, 10, 12, 15, tzinfo=UTC), tick=False):
+    with clock.at(utc(2026, 6, 10, 12, 15)):
         ops_alerts_check()
         reconciliation_run()
         patient_forget(patient=Patient.objects.get(pk=patient.pk), forgotten_by=user)
@@ -157,7 +155,8 @@ def test_the_main_flows_log_no_patient_data_at_debug(client, zenobia, log_output
 
 @pytest.mark.parametrize(("line", "shown"), [
     ("Query Params: {'To': '+12025550166', 'PageSize': 50}", "Query Params: {'To': '[number]', 'PageSize': 50}"),
-    ('"GET /Messages.json?To=%2B12025550166&PageSize=50 HTTP/1.1" 200', '"GET /Messages.json?To=[number]&PageSize=50 HTTP/1.1" 200'),
+    ('"GET /Messages.json?To=%2B12025550166&PageSize=50 HTTP/1.1" 200',
+     '"GET /Messages.json?To=[number]&PageSize=50 HTTP/1.1" 200'),
     ("sending to zenobia.q@example.com failed", "sending to [email] failed"),
     ("mailto=zenobia%40example.com", "mailto=[email]"),
     ("reconciliation 2026-06-02: planned=10 at 2026-06-03T12:15:00+00:00", None),  # dates are no numbers
@@ -183,9 +182,7 @@ def test_a_template_lookup_that_fails_logs_no_patient(make_program, patient, log
     """Django's template engine logs the whole context at DEBUG when a variable is missing."""
     output, _ = log_output
     program = make_program(slug="missing", steps=[{"template": "test/missing_variable"}])
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
     from reminders.rendering import render_message
 
     assert "Hi Margaret, this is" in render_message(message=Message.objects.get(enrollment=enrollment)).text
@@ -266,9 +263,15 @@ def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
                 sock.recv(1000)
         except OSError:
             pass
+        # runserver writes a request's access line after its answer: wait for the last ones.
+        seen, deadline = b"", time.monotonic() + 30
+        while seen.count(b'?[query] HTTP/1.1" 302') < len(searches) and time.monotonic() < deadline:
+            if select.select([process.stdout], [], [], 1)[0]:
+                seen += os.read(process.stdout.fileno(), 65536)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
+    output = locals().get("seen", b"").decode() + output
 
     # The capture works: the access lines are there, without their query strings.
     assert output.count('"GET /admin/reminders/patient/?[query] HTTP/1.1" 302') == len(searches), output
@@ -277,7 +280,8 @@ def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
 
 
 @pytest.mark.parametrize(("line", "shown"), [
-    ('"GET /admin/reminders/patient/?q=Okafor HTTP/1.1" 302 0', '"GET /admin/reminders/patient/?[query] HTTP/1.1" 302 0'),
+    ('"GET /admin/reminders/patient/?q=Okafor HTTP/1.1" 302 0',
+     '"GET /admin/reminders/patient/?[query] HTTP/1.1" 302 0'),
     ("code 400, message Bad request syntax ('GET /admin/?q=Ann Lee HTTP/1.1')",
      "code 400, message Bad request syntax ('GET /admin/?[query] HTTP/1.1')"),
     ('"GET /admin/?q=Ann Lee" 400', '"GET /admin/?[query]'),

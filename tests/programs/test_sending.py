@@ -1,18 +1,16 @@
 """The real programs rendered by the real send path: the first text a patient actually gets
 carries the intro notice, whichever step it is, and emails carry the unsubscribe link."""
 
-from datetime import date, datetime, timezone
-
 import pytest
-import time_machine
 
 from reminders.models import MessageStatus, Program
 from reminders.rendering import render_message
-from reminders.services.enrollments import enrollment_create
 from reminders.services.programs import programs_load
 from reminders.unsubscribe_links import unsubscribe_url
+from tests.factories import EnrollmentFactory
+from tests.moments import utc
 
-UTC = timezone.utc
+ON_DAY0 = utc(2026, 6, 2, 15, 0)  # 11:00 in New York on the anchor day
 
 
 @pytest.fixture
@@ -23,9 +21,7 @@ def procedure(db):
 
 def test_a_late_enrollment_gets_the_intro_notice_on_its_first_text(procedure, patient):
     # Enrolled on the morning of day 2: the day-0 and day-1 texts are too late and skipped.
-    with time_machine.travel(datetime(2026, 6, 4, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=procedure, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=procedure, enrolled_at=utc(2026, 6, 4, 13, 0))
     sms = enrollment.messages.filter(channel="sms")
     assert set(sms.filter(status=MessageStatus.SKIPPED).values_list("step__key", flat=True)) == {
         "day00-welcome", "day01-get-moving"}
@@ -41,9 +37,7 @@ def test_a_late_enrollment_gets_the_intro_notice_on_its_first_text(procedure, pa
 
 def test_the_welcome_is_the_first_text_of_an_enrollment_on_time(procedure, make_patient):
     patient = make_patient(language="es", discreet=True)
-    with time_machine.travel(datetime(2026, 6, 2, 15, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=procedure, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=procedure, enrolled_at=ON_DAY0)
     welcome = enrollment.messages.get(step__key="day00-welcome", channel="sms")
     text = render_message(message=welcome).text
     assert text.startswith("Riverside Spine Clinic: Le enviaremos mensajes")
@@ -52,9 +46,7 @@ def test_the_welcome_is_the_first_text_of_an_enrollment_on_time(procedure, make_
 
 def test_emails_carry_the_patients_unsubscribe_link(procedure, make_patient):
     patient = make_patient(email_consent=True)
-    with time_machine.travel(datetime(2026, 6, 2, 15, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=procedure, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=procedure, enrolled_at=ON_DAY0)
     email = enrollment.messages.get(step__key="day00-home-care-guide", channel="email")
     rendered = render_message(message=email)
     url = unsubscribe_url(patient=patient)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from reminders.models import Patient
 from reminders.services.enrollments import enrollment_create
 from reminders.services.patients import patient_save
-from tests.conftest import COORDINATOR_PASSWORD
+from tests.factories import COORDINATOR_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,20 +2,18 @@
 
 import re
 import tomllib
-from datetime import date, datetime, time, timezone
+from datetime import time
 from io import StringIO
 
-import time_machine
 from django.core.management import call_command
 
 from reminders.models import AnswerKind, Message, MessageStatus, Program, Step
 from reminders.rendering import render_message
-from reminders.services.enrollments import enrollment_create
 from reminders.services.programs import PROGRAMS_DIR, program_load, programs_load
+from tests.factories import EnrollmentFactory
+from tests.moments import ENROLLED_AT
 
 from .conftest import program_files
-
-UTC = timezone.utc
 
 # Step keys of the first released version. A step with messages can never be removed,
 # so these keys stay in the files for good.
@@ -66,11 +64,12 @@ def test_every_step_is_complete_and_valid():
         for step in steps:
             try:
                 step.full_clean(exclude=["program"])
-            except Exception as exc:  # noqa: BLE001 - collect every invalid step
+            except Exception as exc:
                 problems.append(f"{program.slug}/{step.key}: {exc}")
             if step.topic not in TOPICS:
                 problems.append(f"{program.slug}/{step.key}: topic {step.topic}")
-            if not re.fullmatch(r"day\d{2,3}-[a-z0-9-]+", step.key) or int(step.key[3:6].rstrip("-")) != step.offset_days:
+            named_day = re.fullmatch(r"day\d{2,3}-[a-z0-9-]+", step.key)
+            if not named_day or int(step.key[3:6].rstrip("-")) != step.offset_days:
                 problems.append(f"{program.slug}/{step.key}: the key does not name day {step.offset_days}")
             if step.max_lateness is None or step.max_lateness.total_seconds() <= 0:
                 problems.append(f"{program.slug}/{step.key}: needs a late policy")
@@ -197,9 +196,7 @@ def test_a_changed_program_bumps_its_version_and_pending_messages_render_from_th
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.replace("TEMPLATE", "test/hello"))
     program = program_load(path=path).program
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
     sent = enrollment.messages.get(step__key="day00-hello")
     sent.status, sent.body = MessageStatus.SENT, render_message(message=sent).text
     sent.save()

@@ -10,16 +10,11 @@ from playwright.sync_api import expect
 
 from reminders.models import Enrollment, Escalation, Patient, Urgency
 from reminders.services.csv_import import COLUMN_NAMES
-from reminders.services.enrollments import enrollment_create
 from reminders.services.patients import patient_save
-from tests.conftest import COORDINATOR_PASSWORD
+from tests.factories import COORDINATOR_PASSWORD, EnrollmentFactory
 
+# In real time, unlike the rest of the admin's suites: the live server and Chromium run on the real clock.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def coord_a(make_coordinator, clinic):
-    return make_coordinator(username="coord-a", clinic=clinic, mobile="+12025550199")
 
 
 def today_in(zone: ZoneInfo):
@@ -29,8 +24,7 @@ def today_in(zone: ZoneInfo):
 def enrolled(*, clinic, program, first, last, mobile) -> Enrollment:
     patient = patient_save(patient=Patient(clinic=clinic, first_name=first, last_name=last, mobile=mobile,
                                            sms_consent=True))
-    return enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                             anchor_date=today_in(patient.zone))
+    return EnrollmentFactory(patient=patient, program=program, anchor_date=today_in(patient.zone))
 
 
 def log_in(page, username: str) -> None:
@@ -93,7 +87,8 @@ def test_a_coordinator_cancels_an_enrollment_with_a_reason(page, screenshot, coo
     page.fill("#id_note", "to her daughter's in Ohio")
     screenshot("reason")
     page.click("input[name=apply]")
-    expect(page.locator(".messagelist")).to_contain_text("Cancelled 1 enrollment (Moved away: to her daughter's in Ohio)")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Cancelled 1 enrollment (Moved away: to her daughter's in Ohio)")
     expect(page.locator("div.form-row.field-status")).to_contain_text("Cancelled")
     screenshot("cancelled")
     enrollment.refresh_from_db()

@@ -1,12 +1,11 @@
 """The Twilio backend with the real SDK; only Twilio's HTTP API is faked."""
 
-from datetime import datetime, timezone
-
 import pytest
 import responses
 
 from reminders.backends.sms import SmsOutcomeUnknown, SmsSendError, get_sms_backend
 from tests import twilio_fakes as fake
+from tests.moments import utc
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +125,7 @@ def test_lookup_finds_a_message_by_recipient_and_text():
                      fake.message_json("SM" + "5" * 32, status="sent", body="Riverside: hello")],
         "next_page_uri": None, "page": 0, "page_size": 50, "uri": "/x"})
     found = get_sms_backend().lookup(to="+12025550101", body="Riverside: hello",
-                                     since=datetime(2026, 6, 2, tzinfo=timezone.utc))
+                                     since=utc(2026, 6, 2))
     assert (found.provider_message_id, found.status) == ("SM" + "5" * 32, "sent")
     query = responses.calls[0].request.url
     assert "To=%2B12025550101" in query and "DateSent%3E=2026-06-01" in query
@@ -136,7 +135,7 @@ def test_lookup_finds_a_message_by_recipient_and_text():
 def test_lookup_says_none_when_twilio_has_no_such_message():
     responses.add(responses.GET, fake.MESSAGES_URL, json={"messages": [], "next_page_uri": None,
                                                           "page": 0, "page_size": 50, "uri": "/x"})
-    assert get_sms_backend().lookup(to="+12025550101", body="x", since=datetime(2026, 6, 2, tzinfo=timezone.utc)) is None
+    assert get_sms_backend().lookup(to="+12025550101", body="x", since=utc(2026, 6, 2)) is None
 
 
 def test_proxy_and_ca_settings_from_the_environment_are_still_honoured(monkeypatch):

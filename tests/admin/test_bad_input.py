@@ -7,11 +7,9 @@ silently broken SMS encoding.
 
 import logging
 import unicodedata
-from datetime import date, datetime, timezone
 from email.utils import getaddresses
 
 import pytest
-import time_machine
 from django import forms
 from django.core import mail
 from django.core.exceptions import ValidationError
@@ -21,12 +19,12 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from reminders.models import Clinic, Message, Patient
 from reminders.rendering import render_message, render_system_sms
 from reminders.services.dispatch import dispatch_cycle
-from reminders.services.enrollments import enrollment_create
 from reminders.sms_encoding import is_gsm7
 from reminders.sms_text import GSM7_CHARACTERS, sms_text
 from reminders.validators import is_invisible, validate_person_name
+from tests.factories import EnrollmentFactory
+from tests.moments import ENROLLED_AT, utc
 
-UTC = timezone.utc
 PROPERTY = hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 PatientForm = forms.modelform_factory(
@@ -165,26 +163,20 @@ def test_sms_text_is_gsm7_unless_a_letter_gsm7_cannot_write_needs_ucs2(value):
         assert any(unicodedata.category(c)[0] in "LNM" and c not in GSM7_CHARACTERS for c in text), text
 
 
-@pytest.fixture
-def enrolled(patient, program):
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        return enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-
-
 def rename(patient, **names):
     # Saved past validation, as an old row or a direct import could be.
     Patient.objects.filter(pk=patient.pk).update(**names)
 
 
-def test_an_sms_to_a_patient_with_an_accented_name_stays_gsm7(enrolled, patient):
+def test_an_sms_to_a_patient_with_an_accented_name_stays_gsm7(enrollment, patient):
     rename(patient, first_name="Ra😀món\u202e")
-    text = render_message(message=Message.objects.get(enrollment=enrolled, step__key="day0")).text
+    text = render_message(message=Message.objects.get(enrollment=enrollment, step__key="day0")).text
     assert text == "Riverside Spine Clinic: Hello Ramon, this is day 0."
 
 
-def test_an_sms_that_needs_ucs2_goes_as_ucs2_and_says_so_in_the_log(enrolled, patient, caplog):
+def test_an_sms_that_needs_ucs2_goes_as_ucs2_and_says_so_in_the_log(enrollment, patient, caplog):
     rename(patient, first_name="王芳")
-    message = Message.objects.get(enrollment=enrolled, step__key="day0")
+    message = Message.objects.get(enrollment=enrollment, step__key="day0")
     with caplog.at_level(logging.INFO, logger="reminders.rendering"):
         text = render_message(message=message).text
     assert text == "Riverside Spine Clinic: Hello 王芳, this is day 0."
@@ -206,9 +198,7 @@ def test_html_email_escapes_names_and_the_text_part_keeps_them(make_patient, pro
     Clinic.objects.filter(pk=clinic.pk).update(name="Spine & <b>Bone</b>")
     patient = make_patient(mobile="", sms_consent=False, email_consent=True)
     rename(patient, first_name='<script>alert("x")</script>')
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment = enrollment_create(patient=patient, program=program, anchor_event="pvp",
-                                       anchor_date=date(2026, 6, 2))
+    enrollment = EnrollmentFactory(patient=patient, program=program, enrolled_at=ENROLLED_AT)
     rendered = render_message(message=Message.objects.get(enrollment=enrollment, step__key="day7", channel="email"))
     assert "<script>" not in rendered.html and "<b>Bone" not in rendered.html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in rendered.html
@@ -219,18 +209,17 @@ def test_html_email_escapes_names_and_the_text_part_keeps_them(make_patient, pro
 
 @pytest.mark.parametrize("name", ["Spine, Bone & Joint Clinic", 'Clínica "Sur" <x>', "A; B (Main)",
                                   "x@evil.example"])
-def test_a_clinic_name_with_address_punctuation_still_makes_one_valid_sender(make_patient, program, clinic, name):
+def test_a_clinic_name_with_address_punctuation_still_makes_one_valid_sender(
+        make_patient, program, clinic, clock, name):
     """The From header was built as f"{name} <address>": a comma or "<" in the name made
     it unparseable, and every email of that clinic failed (over SMTP) or went from two senders."""
     Clinic.objects.filter(pk=clinic.pk).update(name=name, email="followup@clinic.example")
     make_patient(mobile="", sms_consent=False, email_consent=True)
-    patient = Patient.objects.get()
-    with time_machine.travel(datetime(2026, 6, 2, 13, 0, tzinfo=UTC), tick=False):
-        enrollment_create(patient=patient, program=program, anchor_event="pvp", anchor_date=date(2026, 6, 2))
-    with time_machine.travel(datetime(2026, 6, 9, 15, 0, tzinfo=UTC), tick=False):
+    EnrollmentFactory(patient=Patient.objects.get(), program=program, enrolled_at=ENROLLED_AT)
+    with clock.at(utc(2026, 6, 9, 15, 0)):  # the day-7 email
         assert dispatch_cycle().as_dict()["sent"] == 1
     [email] = mail.outbox
     assert sanitize_address(email.from_email, "utf-8")  # what the SMTP backend does first
-    [(display, address)] = getaddresses([str(email.message()["From"])])
+    [(_display, address)] = getaddresses([str(email.message()["From"])])
     assert address == "followup@clinic.example"
     assert Message.objects.get().status == "sent"

@@ -1,0 +1,53 @@
+"""`manage.py load_programs` and the loader behind it."""
+
+from io import StringIO
+
+from django.core.management import call_command
+
+from reminders.models import Program
+from reminders.services.programs import PROGRAMS_DIR, program_load
+
+PROGRAM_FILE = '''
+slug = "tiny"
+name = "Tiny program"
+kind = "after_procedure"
+
+[[steps]]
+key = "day0"
+day = 0
+time = "10:00"
+channel = "sms"
+topic = "warning_signs"
+template = "test/hello"
+max_lateness_hours = 6
+'''
+
+
+def test_loading_a_program_is_idempotent_and_versioned(db, tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(PROGRAM_FILE)
+    first = program_load(path=path)
+    again = program_load(path=path)
+    assert (first.changed, again.changed, again.program.version) == (True, False, 1)
+
+    path.write_text(PROGRAM_FILE.replace('time = "10:00"', 'time = "11:00"'))
+    changed = program_load(path=path)
+    assert (changed.changed, changed.program.version) == (True, 2)
+    assert Program.objects.get(slug="tiny").steps.get().send_time.hour == 11
+
+
+def test_the_default_programs_load_and_every_template_exists(db):
+    from reminders.models import Channel
+    from reminders.rendering import _template_path
+
+    call_command("load_programs", stdout=StringIO())
+    kinds = set(Program.objects.values_list("kind", flat=True))
+    assert kinds == {"after_procedure", "after_diagnosis"}
+    for program in Program.objects.all():
+        assert program.steps.count() >= 8
+        for step in program.steps.all():
+            parts = {Channel.SMS: ["sms.txt"], Channel.EMAIL: ["subject.txt", "body.txt", "body.html"]}
+            for channel in step.channels():
+                for part in parts[channel]:
+                    assert _template_path(language="en", template=step.template, part=part, engine=None)
+    assert sorted(p.name for p in PROGRAMS_DIR.glob("*.toml")) == ["after_diagnosis.toml", "after_procedure.toml"]
