@@ -36,9 +36,9 @@ def enrollments_insert(*, clinic: Clinic, program: Program, count: int, anchor_s
     first_patient = _last_id("reminders_patient") + 1
     _execute(
         """
-        INSERT INTO reminders_patient (clinic_id, first_name, last_name, mobile, email, time_zone, language,
+        INSERT INTO reminders_patient (clinic_id, first_name, last_name, mobile, email, mrn, time_zone, language,
                                        sms_consent, email_consent, discreet, created_at)
-        SELECT %(clinic)s, 'Pat', 'Bench ' || g, '+1202' || lpad(g::text, 7, '0'), '', '', 'en',
+        SELECT %(clinic)s, 'Pat', 'Bench ' || g, '+1202' || lpad(g::text, 7, '0'), '', '', '', 'en',
                true, false, false, now()
         FROM generate_series(%(first)s, %(last)s) AS g
         """,
