@@ -238,6 +238,7 @@ def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}", WEB_PORT=str(port), PYTHONUNBUFFERED="1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    seen = b""  # what was read of its output while waiting
     process = subprocess.Popen(["bash", "-c", web], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     searches = ["Okafor", "Zenobia+Quarterfield", "%2B12025550166", "+12025550166", "zenobia.q%40example.com",
@@ -264,14 +265,13 @@ def test_the_web_process_as_make_run_starts_it_logs_no_search_terms(tmp_path):
         except OSError:
             pass
         # runserver writes a request's access line after its answer: wait for the last ones.
-        seen, deadline = b"", time.monotonic() + 30
+        deadline = time.monotonic() + 30
         while seen.count(b'?[query] HTTP/1.1" 302') < len(searches) and time.monotonic() < deadline:
             if select.select([process.stdout], [], [], 1)[0]:
                 seen += os.read(process.stdout.fileno(), 65536)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        output = process.communicate(timeout=30)[0]
-    output = locals().get("seen", b"").decode() + output
+        output = seen.decode() + process.communicate(timeout=30)[0]
 
     # The capture works: the access lines are there, without their query strings.
     assert output.count('"GET /admin/reminders/patient/?[query] HTTP/1.1" 302') == len(searches), output

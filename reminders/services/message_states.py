@@ -112,9 +112,7 @@ def messages_transition_each(
     if not rows:
         return 0
     values = _values(to=to, now=now or timezone.now(), fields=fields)
-    return rows_update(rows=rows, columns=columns, constants=values,
-                       match={**match, "status": sources[0]} if len(sources) == 1 else None,
-                       match_in={"status": sources} if len(sources) > 1 else None)
+    return rows_update(rows=rows, columns=columns, constants=values, match=match, match_in={"status": sources})
 
 
 def rows_update(*, rows: Sequence[tuple], columns: Sequence[str], constants: dict | None = None,
