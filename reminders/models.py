@@ -83,6 +83,10 @@ class Clinic(models.Model):
     consultation_target_days = models.PositiveSmallIntegerField(
         default=14, help_text="Days within which a spine specialist should see the patient."
     )
+    address = models.CharField(
+        max_length=160, blank=True, validators=[validate_plain_text],
+        help_text="Where patients come for appointments; quoted in appointment reminders.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -222,6 +226,32 @@ class Program(models.Model):
         return self.name
 
 
+class MilestoneKind(models.TextChoices):
+    """The dated facts of a patient's road through the fracture liaison service."""
+
+    CONSULTATION_BOOKED = "consultation_booked", "Consultation booked"
+    CONSULTATION_ATTENDED = "consultation_attended", "Consultation attended"
+    DXA_BOOKED = "dxa_booked", "Bone density scan booked"
+    DXA_DONE = "dxa_done", "Bone density scan done"
+    TREATMENT_RECOMMENDED = "treatment_recommended", "Bone medicine recommended"
+    TREATMENT_STARTED = "treatment_started", "Bone medicine started"
+    TREATMENT_DECLINED = "treatment_declined", "Bone medicine declined"
+    MONITORING_CONTACT = "monitoring_contact", "Monitoring contact"
+    ON_TREATMENT_CONFIRMED = "on_treatment_confirmed", "Still on bone medicine"
+    REFRACTURE = "refracture", "New fracture"
+    FALL = "fall", "Fall"
+    ADMITTED = "admitted", "Admitted to hospital"
+    DISCHARGED = "discharged", "Discharged from hospital"
+    DIED = "died", "Died"
+    MOVED_AWAY = "moved_away", "Moved away"
+
+
+# Appointments: their date (and time, when known) is the appointment's, and steps may be timed from them.
+APPOINTMENT_KINDS = (MilestoneKind.CONSULTATION_BOOKED, MilestoneKind.DXA_BOOKED)
+# Milestones that end every open enrollment of the patient.
+ENDING_KINDS = (MilestoneKind.DIED, MilestoneKind.MOVED_AWAY)
+
+
 class Topic(models.TextChoices):
     SPECIALIST_CONSULTATION = "specialist_consultation", "Specialist consultation"
     EARLY_MOBILIZATION = "early_mobilization", "Early mobilization"
@@ -258,8 +288,23 @@ def step_title(*, key: str, topic: str) -> str:
 class Step(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="steps")
     key = models.SlugField(help_text="Stable name of the step within its program.")
-    offset_days = models.PositiveIntegerField(help_text="Days after the anchor event.")
+    # Timed from the anchor date, or from a milestone (an appointment) when relative_to names one:
+    # then offset_days may be negative (-1 at 18:00: the evening before) or offset_hours counts
+    # from the appointment's time (-2: two hours before).
+    relative_to = models.CharField(
+        max_length=32, blank=True, default="",
+        choices=[("", "Anchor date"), *[(kind.value, kind.label) for kind in APPOINTMENT_KINDS]],
+        help_text="The milestone this step is timed from; blank: the anchor date.",
+    )
+    offset_days = models.IntegerField(help_text="Days after the anchor event (or the milestone's date).")
+    offset_hours = models.IntegerField(
+        null=True, blank=True, help_text="Hours from the appointment's time, instead of a day and a time."
+    )
     send_time = models.TimeField(help_text="Local time of day in the patient's zone.")
+    # Milestones that make the step pointless: once one is recorded, its unsent messages are cancelled.
+    until = models.JSONField(default=list, blank=True)
+    # A check-in's answers that record a milestone, e.g. {"1": "consultation_attended"}.
+    answer_milestones = models.JSONField(default=dict, blank=True)
     channel = models.CharField(max_length=8, choices=StepChannel.choices)
     topic = models.CharField(max_length=32, choices=Topic.choices)
     template = models.CharField(
@@ -285,7 +330,21 @@ class Step(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Day {self.offset_days} · {self.title}"
+        return f"{self.when} · {self.title}"
+
+    @property
+    def when(self) -> str:
+        """When the step goes out in words: "Day 7", "Day before consultation booked", "2 hours before ..."."""
+        if not self.relative_to:
+            return f"Day {self.offset_days}"
+        what = str(MilestoneKind(self.relative_to).label).lower()
+        if self.offset_hours is not None:
+            n = abs(self.offset_hours)
+            return f"{n} hour{'' if n == 1 else 's'} {'before' if self.offset_hours < 0 else 'after'} {what}"
+        if self.offset_days == 0:
+            return f"Day of {what}"
+        n = abs(self.offset_days)
+        return f"{n} day{'' if n == 1 else 's'} {'before' if self.offset_days < 0 else 'after'} {what}"
 
     @property
     def title(self) -> str:
@@ -327,6 +386,10 @@ class Enrollment(models.Model):
         max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE
     )
     status_reason = models.CharField(max_length=200, blank=True)
+    # The milestone (died, moved away) that ended the enrollment: withdrawing it opens the enrollment again.
+    ended_by = models.ForeignKey(
+        "Milestone", null=True, blank=True, on_delete=models.SET_NULL, related_name="ended_enrollments"
+    )
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -365,6 +428,118 @@ class Enrollment(models.Model):
                 )
 
 
+class MilestoneSource(models.TextChoices):
+    COORDINATOR = "coordinator", "Coordinator"
+    IMPORT = "import", "CSV upload"
+    PATIENT_REPLY = "patient_reply", "Patient's reply"
+
+
+class Milestone(models.Model):
+    """A dated fact about a patient's road (a consultation booked or attended, a scan, bone medicine...).
+
+    Never deleted: a mistake is corrected (the history keeps the old values) or withdrawn, and the
+    schedule follows either way (services/milestones.py).
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="milestones")
+    kind = models.CharField(max_length=32, choices=MilestoneKind.choices)
+    # In the patient's zone; an appointment's own date and time.
+    date = models.DateField()
+    time = models.TimeField(null=True, blank=True)
+    detail = models.CharField(
+        max_length=200, blank=True, validators=[validate_plain_text],
+        help_text="E.g. the medicine, the specialist, the place.",
+    )
+    source = models.CharField(max_length=16, choices=MilestoneSource.choices, default=MilestoneSource.COORDINATOR)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    # The reply it came from, when the patient answered a check-in.
+    inbound = models.ForeignKey(
+        "InboundMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="milestones"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawal_reason = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date", "time", "id"]
+        indexes = [
+            models.Index(fields=["patient", "kind"], condition=Q(withdrawn_at__isnull=True),
+                         name="milestone_current_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.date:%Y-%m-%d}"
+
+    def __repr__(self) -> str:
+        return f"<Milestone: {self.pk}>"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.time is not None and self.kind and self.kind not in APPOINTMENT_KINDS:
+            errors["time"] = "Only an appointment (a consultation or a scan booked) has a time."
+        # Today somewhere on Earth (UTC+14) is the latest a fact can be dated; an appointment may be later.
+        if (self.date and self.kind and self.kind not in APPOINTMENT_KINDS
+                and self.date > timezone.now().astimezone(LATEST_ZONE).date()):
+            errors["date"] = f"{self.date:%Y-%m-%d} is in the future; only an appointment can be."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_current(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class StepMute(models.Model):
+    """One step of one enrollment silenced by a coordinator, with the reason; lifted by unmuting."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="step_mutes")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200, validators=[validate_plain_text])
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    muted_at = models.DateTimeField(auto_now_add=True)
+    unmuted_at = models.DateTimeField(null=True, blank=True)
+    unmuted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-muted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], condition=Q(unmuted_at__isnull=True),
+                                    name="step_mute_one_current",
+                                    violation_error_message="This step is already muted for this patient."),
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_id} muted on enrollment {self.enrollment_id}"
+
+
+class ContactAttempt(models.Model):
+    """A coordinator's call (or attempt) to a patient about their road, e.g. from the needs-action list."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contact_attempts")
+    note = models.CharField(max_length=300, validators=[validate_plain_text])
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Contact attempt {self.pk}"
+
+
 class MessageStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # planned, waiting for its due time
     PAUSED = "paused", "Paused"  # held while the enrollment is paused
@@ -387,9 +562,21 @@ SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED)
 REACHED_STATUSES = (*SENT_STATUSES, MessageStatus.UNKNOWN)
 
 
+class CancelSource(models.TextChoices):
+    """What cancelled a message that may come back: the schedule follows milestones and mutes both ways."""
+
+    NONE = "", "Other"
+    MILESTONE = "milestone", "A milestone"
+    MUTE = "mute", "The step muted"
+
+
 class Message(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="messages")
+    # The appointment a reminder is about (a step timed from a milestone): one per step, channel and appointment.
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.PROTECT, related_name="reminders"
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The planned time ("day N at HH:MM in the patient's zone"), in UTC.
     scheduled_at = models.DateTimeField()
@@ -399,6 +586,7 @@ class Message(models.Model):
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
     )
     reason = models.CharField(max_length=300, blank=True)
+    cancel_source = models.CharField(max_length=16, choices=CancelSource.choices, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=16, blank=True, help_text="The provider's error code.")
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -418,7 +606,12 @@ class Message(models.Model):
         ordering = ["due_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["enrollment", "step", "channel"], name="message_unique_per_step_channel"
+                fields=["enrollment", "step", "channel"], condition=Q(milestone__isnull=True),
+                name="message_unique_per_step_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "channel", "milestone"], condition=Q(milestone__isnull=False),
+                name="message_unique_per_step_channel_appointment",
             ),
         ]
         indexes = [
