@@ -22,6 +22,8 @@ from reminders.models import (
     Clinic,
     Coordinator,
     Enrollment,
+    Milestone,
+    MilestoneKind,
     Patient,
     Program,
     ProgramKind,
@@ -152,3 +154,17 @@ class EnrollmentFactory(DjangoModelFactory):
     @classmethod
     def _build(cls, model_class, *, enrolled_at=None, **fields):
         return model_class(**fields)  # unsaved, without messages
+
+
+class MilestoneFactory(DjangoModelFactory):
+    """A milestone on the patient's road, dated the reference day unless told."""
+
+    class Meta:
+        model = Milestone
+
+    patient = factory.SubFactory(PatientFactory)
+    kind = MilestoneKind.CONSULTATION_ATTENDED
+    date = DAY
+    time = None
+    detail = ""
+    recorded_by = None
