@@ -350,6 +350,22 @@ class Step(models.Model):
     def title(self) -> str:
         return step_title(key=self.key, topic=self.topic)
 
+    def clean(self) -> None:
+        errors = {}
+        if not self.relative_to and self.offset_days is not None and self.offset_days < 0:
+            errors["offset_days"] = "A step timed from the anchor date cannot come before it."
+        if self.offset_hours is not None and not self.relative_to:
+            errors["offset_hours"] = "Only a step timed from an appointment counts hours from it."
+        if not isinstance(self.until, list) or any(kind not in MilestoneKind.values for kind in self.until):
+            errors["until"] = f"Milestones are among: {', '.join(MilestoneKind.values)}."
+        answers = self.answer_milestones
+        if not isinstance(answers, dict) or any(kind not in MilestoneKind.values for kind in answers.values()):
+            errors["answer_milestones"] = f"Answers record milestones among: {', '.join(MilestoneKind.values)}."
+        elif answers and not self.asks:
+            errors["answer_milestones"] = "Only a check-in (a step that asks) has answers."
+        if errors:
+            raise ValidationError(errors)
+
     def channels(self) -> list[str]:
         if self.channel == StepChannel.BOTH:
             return [Channel.SMS, Channel.EMAIL]

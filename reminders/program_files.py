@@ -27,10 +27,12 @@ def step_fields(raw: dict, *, where: str) -> dict:
     Raises ValidationError naming ``where`` (the file and step) when the table is incomplete or wrong.
     """
     try:
-        hours, minutes = (int(part) for part in raw["time"].split(":"))
+        # A step some hours from an appointment has no day or time of its own.
+        by_hours = raw.get("hours") is not None
+        hours, minutes = (int(part) for part in (raw.get("time", "00:00") if by_hours else raw["time"]).split(":"))
         lateness = raw.get("max_lateness_hours", 12)
         return {
-            "offset_days": int(raw["day"]),
+            "offset_days": int(raw.get("day", 0) if by_hours else raw["day"]),
             "send_time": time(hours, minutes),
             "channel": raw["channel"],
             "topic": raw["topic"],
@@ -39,6 +41,10 @@ def step_fields(raw: dict, *, where: str) -> dict:
             "asks": raw.get("asks", ""),
             "escalate_when": raw.get("escalate_when", ""),
             "escalation_note": raw.get("escalation_note", ""),
+            "relative_to": raw.get("relative_to", ""),
+            "offset_hours": None if raw.get("hours") is None else int(raw["hours"]),
+            "until": list(raw.get("until", [])),
+            "answer_milestones": {str(answer): kind for answer, kind in raw.get("records", {}).items()},
         }
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ValidationError(f"{where}: {type(exc).__name__} {exc}") from exc

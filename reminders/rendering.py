@@ -116,6 +116,8 @@ def message_context(*, message: Message, first_sms: bool | None = None) -> dict:
         "enrollment": enrollment,
         "program": enrollment.program,
         "step": message.step,
+        # The appointment a reminder is about: its date and time (in the patient's zone) and detail.
+        "appointment": message.milestone,
         "channel": message.channel,
         "is_first_message": is_first_sms(message=message) if first_sms is None else first_sms,
     }

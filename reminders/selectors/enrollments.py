@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ..models import SENT_STATUSES, Enrollment, EnrollmentStatus, Message, MessageStatus
-from ..planning import anchor_date_validate, enrollment_plan
+from ..planning import anchor_date_validate, enrollment_mutes, enrollment_plan
 
 # Only messages still waiting move; anything in flight or finished is history.
 MOVABLE_STATUSES = (MessageStatus.PENDING, MessageStatus.PAUSED)
@@ -64,14 +64,15 @@ def enrollment_anchor_change_preview(
     patient = enrollment.patient
     anchor_date_validate(patient=patient, anchor_date=anchor_date, now=now)
     plan = {
-        (planned.step.pk, planned.channel): planned
+        planned.key: planned
         for planned in enrollment_plan(
-            patient=patient, program=enrollment.program, anchor_date=anchor_date, now=now
+            patient=patient, program=enrollment.program, anchor_date=anchor_date, now=now,
+            mutes=enrollment_mutes(enrollment=enrollment),
         )
     }
     rows = []
     for message in enrollment.messages.select_related("step").order_by("due_at", "id"):
-        planned = plan.get((message.step_id, message.channel))
+        planned = plan.get((message.step_id, message.channel, message.milestone_id))
         if message.status in SENT_STATUSES:
             rows.append(AnchorChangeRow(message, AnchorChange.SENT, None, None, "already sent"))
         elif message.status not in MOVABLE_STATUSES:
@@ -81,6 +82,10 @@ def enrollment_anchor_change_preview(
             rows.append(AnchorChangeRow(
                 message, AnchorChange.UNCHANGED, None, None,
                 f"the patient is no longer reached by {message.get_channel_display()}"))
+        elif message.milestone_id and planned.scheduled_at == message.scheduled_at:
+            rows.append(AnchorChangeRow(message, AnchorChange.UNCHANGED, None, None, "timed from the appointment"))
+        elif planned.status == MessageStatus.CANCELLED:
+            rows.append(AnchorChangeRow(message, AnchorChange.UNCHANGED, None, None, planned.reason))
         elif planned.reason:
             rows.append(AnchorChangeRow(
                 message, AnchorChange.SKIPPED, planned.scheduled_at, planned.due_at, planned.reason))

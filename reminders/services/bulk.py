@@ -55,7 +55,8 @@ def enrollments_bulk_write(
     written, planned = 0, []
     for enrollment in enrollments:
         planned.extend(p.unsaved_message(enrollment=enrollment) for p in enrollment_plan(
-            patient=enrollment.patient, program=enrollment.program, anchor_date=enrollment.anchor_date, now=now))
+            patient=enrollment.patient, program=enrollment.program, anchor_date=enrollment.anchor_date, now=now,
+            milestones=()))  # new patients: nothing recorded yet
         if len(planned) >= batch_size:
             written += len(Message.objects.bulk_create(planned))
             planned = []

@@ -159,7 +159,7 @@ def _taken(*, message_ids: list[int], token: uuid.UUID) -> list[Message]:
     # each, not one per message (a clinic's three phone numbers are parsed per object).
     return sorted(
         Message.objects.select_related("enrollment__patient")
-        .prefetch_related("enrollment__patient__clinic", "enrollment__program", "step")
+        .prefetch_related("enrollment__patient__clinic", "enrollment__program", "step", "milestone")
         .filter(pk__in=message_ids, claim_token=token),
         key=lambda m: position[m.pk],
     )

@@ -18,7 +18,7 @@ from ..models import (
     Patient,
     Program,
 )
-from ..planning import anchor_date_validate, enrollment_plan
+from ..planning import anchor_date_validate, enrollment_mutes, enrollment_plan
 from .message_states import message_transition
 
 # The patient's fields the channel rule and the anchor date rule read.
@@ -113,7 +113,7 @@ def enrollment_messages_plan_again(
     if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED):
         return 0
     cancelled = messages.filter(enrollment=enrollment, status=MessageStatus.CANCELLED)
-    wanted = set(cancelled.values_list("step_id", "channel"))
+    wanted = set(cancelled.values_list("step_id", "channel", "milestone_id"))
     if not wanted:
         return 0
     if enrollment.status == EnrollmentStatus.PAUSED:
@@ -122,11 +122,13 @@ def enrollment_messages_plan_again(
         status = MessageStatus.PENDING
     planned_again = 0
     for plan in enrollment_plan(patient=enrollment.patient, program=enrollment.program,
-                                anchor_date=enrollment.anchor_date, now=now):
-        if (plan.step.pk, plan.channel) not in wanted or plan.status != MessageStatus.PENDING:
+                                anchor_date=enrollment.anchor_date, now=now,
+                                mutes=enrollment_mutes(enrollment=enrollment)):
+        if plan.key not in wanted or plan.status != MessageStatus.PENDING:
             continue
         planned_again += message_transition(
-            messages=cancelled.filter(step=plan.step, channel=plan.channel), from_statuses=[MessageStatus.CANCELLED],
+            messages=cancelled.filter(step=plan.step, channel=plan.channel, milestone=plan.milestone),
+            from_statuses=[MessageStatus.CANCELLED],
             to=status, now=now, scheduled_at=plan.scheduled_at, due_at=plan.due_at, reason=reason, claim_token=None,
         )
     return planned_again

@@ -29,6 +29,7 @@ from ..rendering import render_system_sms
 from ..selectors.messages import patient_next_text_date
 from ..triage import keyword, keyword_word, parse_answer, rule_matches, warning_signs
 from .consent import consent_record
+from .milestones import milestone_from_answer
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +99,14 @@ def _escalation_open(*, key: dict, fields: dict) -> tuple[Escalation, bool]:
 def _escalate_answer(*, inbound: InboundMessage, check_in: Message, value: str) -> None:
     step = check_in.step
     CheckInAnswer.objects.create(enrollment=check_in.enrollment, step=step, inbound=inbound, value=value)
+    milestone_from_answer(inbound=inbound, step=step, value=value)
     if not rule_matches(step.escalate_when, value):
         return
     # One open per check-in step: each asks something else, with its own follow-up.
     _escalation_open(
         key={"enrollment": check_in.enrollment, "step": step, "kind": EscalationKind.CHECK_IN},
         fields={"clinic": inbound.clinic, "patient": inbound.patient, "inbound": inbound, "urgency": Urgency.ROUTINE,
-                "summary": f"Answered {value} to “{step.get_topic_display()}” (day {step.offset_days}): "
+                "summary": f"Answered {value} to “{step.get_topic_display()}” ({step.when.lower()}): "
                            f"{step.escalation_note or 'call the patient'}"[:300]},
     )
 
