@@ -130,7 +130,9 @@ class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     consent_fieldset = ("Consent history (the ledger)", {"fields": ["consent_ledger"], "classes": ["collapse"]})
     export_columns = [
         ("id", lambda p: p.pk), ("clinic", lambda p: p.clinic.name), ("first_name", lambda p: p.first_name),
-        ("last_name", lambda p: p.last_name), ("mobile", lambda p: p.mobile), ("email", lambda p: p.email),
+        ("last_name", lambda p: p.last_name), ("mrn", lambda p: p.mrn),
+        ("date_of_birth", lambda p: p.date_of_birth.isoformat() if p.date_of_birth else ""),
+        ("mobile", lambda p: p.mobile), ("email", lambda p: p.email),
         ("sms_consent", lambda p: p.sms_consent), ("email_consent", lambda p: p.email_consent),
         ("language", lambda p: p.language), ("time_zone", lambda p: p.time_zone),
         ("created_at", lambda p: p.created_at.isoformat()),

@@ -162,6 +162,14 @@ def test_select_across_exports_only_own_rows(coord_a_client, side_a):
     assert [row["last_name"] for row in rows] == ["Okafor"]
 
 
+def test_the_patient_export_carries_the_record_number_and_date_of_birth(coord_a_client, side_a):
+    Patient.objects.filter(pk=side_a.patient.pk).update(mrn="RS-1001", date_of_birth="1948-03-09")
+    response = coord_a_client.post(reverse("admin:reminders_patient_changelist"), {
+        "action": "export_csv", helpers.ACTION_CHECKBOX_NAME: [side_a.patient.pk]})
+    [row] = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert (row["mrn"], row["date_of_birth"]) == ("RS-1001", "1948-03-09")
+
+
 def test_a_superuser_sees_every_clinic(admin_client, side_a, side_b):
     response = admin_client.get(reverse("admin:reminders_patient_changelist"))
     assert set(response.context["cl"].result_list) == {side_a.patient, side_b.patient}
