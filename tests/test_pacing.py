@@ -93,3 +93,39 @@ def test_an_unreachable_limiter_sends_nothing_and_is_retryable(fake_twilio, sett
         get_sms_backend().send(to="+12025550101", body="x", message_id=1)
     assert (caught.value.code, caught.value.retryable) == ("pacing", True)
     assert fake_twilio.fake.stats()["creates"] == 0
+
+
+def test_a_text_of_two_segments_takes_two_tokens(redis_url, bucket_key):
+    # The bucket holds one token: a two-segment text goes at once, and the next text waits two seconds.
+    assert pacing.token_reserve(key=bucket_key, rate=1, cost=2, redis_url=redis_url) == 0
+    assert round(pacing.token_reserve(key=bucket_key, rate=1, redis_url=redis_url)) == 2
+    assert round(pacing.token_reserve(key=bucket_key, rate=1, redis_url=redis_url)) == 3
+
+
+def test_the_twilio_backend_paces_in_segments(fake_twilio, settings, redis_url, monkeypatch):
+    settings.REDIS_URL = redis_url
+    settings.SMS_RATE_PER_SECOND = 10
+    settings.TWILIO_FROM_NUMBER = f"+1202555{uuid.uuid4().int % 10000:04d}"
+    costs = []
+    reserve = pacing.token_reserve
+    monkeypatch.setattr(pacing, "token_reserve", lambda **kw: costs.append(kw["cost"]) or reserve(**kw))
+
+    backend = get_sms_backend()
+    backend.send(to="+12025550101", body="Short text.", message_id=1)
+    backend.send(to="+12025550101", body="Long text. " * 20, message_id=2)  # 220 GSM-7 characters: 2 segments
+    backend.send(to="+12025550101", body="Dr. Núñez " * 10, message_id=3)  # UCS-2, 100 characters: 2 segments
+
+    assert costs == [1, 2, 2]
+
+
+def test_a_full_queue_at_the_provider_pauses_the_sender_for_every_worker(fake_twilio, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    settings.SMS_RATE_PER_SECOND = 2
+    settings.TWILIO_FROM_NUMBER = f"+1202555{uuid.uuid4().int % 10000:04d}"
+    fake_twilio.fake.config.rules["+12025550177"] = "21611"
+    with pytest.raises(SmsSendError) as caught:
+        get_sms_backend().send(to="+12025550177", body="x", message_id=1)
+    assert (caught.value.code, caught.value.retryable) == ("21611", True)
+    # The next text for that sender, to anyone, waits out the pause (5 s) on top of its own slot.
+    wait = pacing.token_reserve(key=f"sms:{settings.TWILIO_FROM_NUMBER}", rate=2, redis_url=redis_url)
+    assert 5 <= wait <= 6

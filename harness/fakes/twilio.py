@@ -83,6 +83,7 @@ REFUSALS = {
     "21603": (400, "A 'From' phone number is required."),
     "21604": (400, "A 'To' phone number is required."),
     "21610": (400, "Attempt to send to unsubscribed recipient"),
+    "21611": (400, "This 'From' number has exceeded the maximum number of queued messages"),
     "21614": (400, "'To' number is not a valid mobile number"),
 }
 # Short names for the error mix.

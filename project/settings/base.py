@@ -290,8 +290,10 @@ CHECKIN_REPLY_WINDOW_DAYS = env.int("CHECKIN_REPLY_WINDOW_DAYS", default=7)
 # threads only add CPU: 0.56 -> 0.82 ms a message at 4, measured.
 SMS_SEND_THREADS = env.int("SMS_SEND_THREADS", default=1)
 
-# Sends per second per sender (number or messaging service), shared by every
-# worker through a token bucket in Redis (REDIS_URL); 0 means no limit.
+# Segments per second per sender (number or messaging service), as the provider
+# counts a sender's rate (a long code about 1, a toll-free number about 3): a text
+# of two segments counts two. Shared by every worker through a token bucket in
+# Redis (REDIS_URL); 0 means no limit.
 SMS_RATE_PER_SECOND = env.float("SMS_RATE_PER_SECOND", default=0.0)
 
 # TWILIO

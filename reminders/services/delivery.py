@@ -98,12 +98,13 @@ def message_retry_or_fail(*, message: Message, code: str, reason: str, from_stat
     (a refusal), not when it was counted already (a callback, a lookup).
     """
     attempts = message.attempts + handed_over
-    if attempts < settings.SMS_MAX_ATTEMPTS:
+    # A full provider queue says nothing about the text or the number: it never uses the attempts up.
+    if attempts < settings.SMS_MAX_ATTEMPTS or code in twilio_errors.QUEUE_FULL:
         due = now + retry_delay(attempt=attempts)
         moved = _move(message, from_statuses=from_statuses, to=MessageStatus.PENDING, now=now,
                       handed_over=handed_over, provider_evidence=provider_evidence,
                       due_at=due, error_code=code, provider_message_id="",
-                      reason=f"retry {attempts + 1} of {settings.SMS_MAX_ATTEMPTS} at "
+                      reason=f"retry {attempts + 1} of {max(settings.SMS_MAX_ATTEMPTS, attempts + 1)} at "
                              f"{due:%H:%M:%S} UTC: {reason}"[:300])
         if moved:
             logger.info("message %s will be retried (code %s)", message.pk, code or "-")

@@ -62,18 +62,16 @@ def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollm
     assert (message.status, message.attempts, message.error_code) == ("sent", 2, "")
 
 
-@responses.activate
 def test_retries_stop_after_the_last_attempt(enrollment, settings, dispatch_at):
     settings.SMS_MAX_ATTEMPTS = 3
-    responses.add(fake.refused(429, 20429))
+    settings.TWILIO_API_URL = f"http://127.0.0.1:{fake.closed_port()}"  # refused before anything was sent
     moment = DAY0_DUE
     for _ in range(3):
         dispatch_at(moment)
         moment = day0(enrollment).due_at
     message = day0(enrollment)
-    assert (message.status, message.attempts) == ("failed", 3)
+    assert (message.status, message.attempts, message.error_code) == ("failed", 3, "connect")
     assert message.reason.startswith("gave up after 3 attempts")
-    assert len(responses.calls) == 3
 
 
 @responses.activate
@@ -204,6 +202,34 @@ def test_an_undelivered_callback_with_a_carrier_code_retries_and_a_stale_one_is_
                                                          status="delivered"))
     message.refresh_from_db()
     assert (message.status, message.provider_message_id) == ("sent", "SM" + "b" * 32)
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, 21611), (429, 20429), (429, None)])
+@responses.activate
+def test_a_full_provider_queue_is_retried_however_often_never_failed(enrollment, settings, dispatch_at, status, code):
+    settings.SMS_MAX_ATTEMPTS = 2
+    responses.add(fake.refused(status, code))
+    moment = DAY0_DUE
+    for _ in range(4):  # twice the attempts allowed for a real failure
+        assert dispatch_at(moment).as_dict()["retrying"] == 1
+        moment = day0(enrollment).due_at
+    message = day0(enrollment)
+    assert (message.status, message.attempts, message.error_code) == ("pending", 4, str(code or status))
+    assert "too many texts waiting" in message.reason or "slow down" in message.reason
+
+
+@responses.activate
+def test_a_queue_overflow_callback_sends_the_text_again_never_fails_it(enrollment, settings, dispatch_at, clock):
+    settings.SMS_MAX_ATTEMPTS = 1
+    responses.add(fake.accepted(SID))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+    with clock.at(DAY0_DUE + timedelta(minutes=1)):
+        assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                         status="failed", error_code="30001"))
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("pending", "30001")
+    assert "queue overflow" in message.reason
 
 
 @responses.activate

@@ -25,6 +25,7 @@ from twilio.rest import Client
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from ... import pacing
+from ...sms_encoding import sms_cost
 from . import twilio_errors
 from .base import BaseSmsBackend, SmsFound, SmsOutcomeUnknown, SmsSendError, SmsSent
 
@@ -111,8 +112,8 @@ class SmsBackend(BaseSmsBackend):
     def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
         sender = self._sender()
         try:
-            # The sender's rate limit, shared by all workers (SMS_RATE_PER_SECOND).
-            pacing.sms_slot_wait(sender=next(iter(sender.values())))
+            # The sender's rate limit in segments, shared by all workers (SMS_RATE_PER_SECOND).
+            pacing.sms_slot_wait(sender=next(iter(sender.values())), segments=sms_cost(body).segments)
         except redis.RedisError as exc:
             raise SmsSendError("The send-rate limiter (Redis) could not be reached; nothing was sent.",
                                code="pacing", retryable=True) from exc
@@ -125,7 +126,11 @@ class SmsBackend(BaseSmsBackend):
                 raise SmsOutcomeUnknown(f"Twilio answered with a server error (HTTP {exc.status}) after the "
                                         "message was sent; it may have been created, so Twilio is asked "
                                         "before it is sent again.") from exc
-            raise self._refusal(exc) from exc
+            refusal = self._refusal(exc)
+            if refusal.code in twilio_errors.QUEUE_FULL:
+                # Every worker sending for this sender waits, not just this one.
+                pacing.sms_sender_slow_down(sender=next(iter(sender.values())))
+            raise refusal from exc
         except requests.ConnectionError as exc:
             if _never_left(exc):
                 raise SmsSendError("Could not connect to Twilio; nothing was sent.",

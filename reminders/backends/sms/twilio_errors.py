@@ -3,6 +3,9 @@
 # Trying again later may work.
 RETRYABLE = {
     "20429": "Twilio asked us to slow down (too many requests).",
+    # The sender's queue at Twilio is full: sent faster than the number may send. Never the patient's fault.
+    "21611": "The clinic's sending number had too many texts waiting at Twilio; sent again later.",
+    "30001": "The clinic's sending number had too many texts waiting at Twilio (queue overflow); sent again later.",
     "30003": "The phone was switched off or out of reach.",
     "30008": "The mobile carrier reported an unknown error.",
 }
@@ -18,6 +21,10 @@ PERMANENT = {
     "30007": "The mobile carrier blocked the message as unwanted.",
 }
 
+# The provider's queue for the sender is full, or it asks us to slow down: the text is fine and goes
+# again later however many times it takes (the step's late policy ends it), and the sender slows down.
+QUEUE_FULL = {"429", "20429", "21611", "30001"}
+
 # The number itself cannot take texts: try the patient's email instead.
 FALLBACK = {"21211", "21614", "30003", "30005", "30006"}
 
@@ -29,4 +36,4 @@ def explain(code: str) -> str:
 
 
 def is_retryable(code: str) -> bool:
-    return code in RETRYABLE
+    return code in RETRYABLE or code in QUEUE_FULL
