@@ -7,6 +7,7 @@ import re
 import zoneinfo
 from datetime import time, timedelta
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -48,6 +49,22 @@ class Language(models.TextChoices):
     SPANISH = "es", "Spanish"
 
 
+class SenderKind(models.TextChoices):
+    """What a clinic texts from; it sets how many segments a second the provider lets it send."""
+
+    LONG_CODE = "long_code", "Local number (long code)"
+    TOLL_FREE = "toll_free", "Toll-free number"
+    SHORT_CODE = "short_code", "Short code"
+    MESSAGING_SERVICE = "messaging_service", "Messaging service"
+
+
+# Segments a second a sender of each kind may send (US carriers' usual limits); a messaging
+# service sends the sum of its numbers', so its rate is always given.
+SENDER_RATES = {SenderKind.LONG_CODE: 1.0, SenderKind.TOLL_FREE: 3.0, SenderKind.SHORT_CODE: 100.0}
+MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-f]{32}$")
+SHORT_CODE = re.compile(r"^\d{5,6}$")
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=120, validators=[validate_plain_text])
     phone = PhoneNumberField(help_text="The number patients call, shown in messages.")
@@ -87,20 +104,75 @@ class Clinic(models.Model):
         max_length=160, blank=True, validators=[validate_plain_text],
         help_text="Where patients come for appointments; quoted in appointment reminders.",
     )
+    # The clinic's own sender; blank: the service's (TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID).
+    # Replies that come to it belong to this clinic.
+    sms_sender = models.CharField(
+        "SMS sender", max_length=34, blank=True,
+        help_text="The clinic's own number (E.164, e.g. +12025550100), short code or messaging service SID "
+                  "(MG...); blank: the service's default sender.",
+    )
+    sms_sender_kind = models.CharField("Kind of sender", max_length=20, choices=SenderKind.choices, blank=True)
+    sms_segments_per_second = models.FloatField(
+        "Segments per second", null=True, blank=True,
+        help_text="The sender's rate at the provider; blank: the kind's usual rate (1 for a local number, 3 "
+                  "toll-free, 100 for a short code). A messaging service: the sum of its numbers' rates.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["sms_sender"], condition=~Q(sms_sender=""), name="clinic_sender_unique",
+                                    violation_error_message="Another clinic texts from this sender."),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
+        errors = {}
         if self.quiet_hours_start == self.quiet_hours_end:
-            raise ValidationError(
-                {"quiet_hours_end": "Quiet hours must start and end at different times."}
-            )
+            errors["quiet_hours_end"] = "Quiet hours must start and end at different times."
+        errors.update(self._sender_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _sender_errors(self) -> dict[str, str]:
+        self.sms_sender = (self.sms_sender or "").strip()
+        sender, kind, rate = self.sms_sender, self.sms_sender_kind, self.sms_segments_per_second
+        if not sender:
+            if kind or rate is not None:
+                return {"sms_sender": "Give the sender, or leave its kind and rate blank to use the service's."}
+            return {}
+        if not kind:
+            return {"sms_sender_kind": "Say what kind of sender this is."}
+        if rate is not None and not 0 < rate <= 10_000:
+            return {"sms_segments_per_second": "A rate is more than 0 and at most 10000 segments a second."}
+        if kind == SenderKind.MESSAGING_SERVICE:
+            if not MESSAGING_SERVICE_SID.match(sender):
+                return {"sms_sender": "A messaging service SID is MG followed by 32 hexadecimal digits."}
+            if rate is None:
+                return {"sms_segments_per_second": "Give a messaging service's rate: the sum of its numbers'."}
+        elif kind == SenderKind.SHORT_CODE:
+            if not SHORT_CODE.match(sender):
+                return {"sms_sender": "A short code is 5 or 6 digits."}
+        else:
+            try:
+                number = phonenumbers.parse(sender, None)
+            except phonenumbers.NumberParseException:
+                number = None
+            if number is None or not phonenumbers.is_valid_number(number):
+                return {"sms_sender": "Not a valid phone number in international format (e.g. +12025550100)."}
+            self.sms_sender = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return {}
+
+    @property
+    def sms_rate(self) -> float | None:
+        """The clinic's own sender's rate in segments a second; None when it uses the service's sender."""
+        if not self.sms_sender:
+            return None
+        return self.sms_segments_per_second or SENDER_RATES.get(self.sms_sender_kind)
 
 
 # The zone where a day starts first: no date later than today there has come yet.

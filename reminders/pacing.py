@@ -68,15 +68,16 @@ def token_acquire(
     return wait
 
 
-def sms_slot_wait(*, sender: str, segments: int = 1) -> float:
+def sms_slot_wait(*, sender: str, segments: int = 1, rate: float | None = None) -> float:
     """Wait for ``sender``'s next send slot under ``SMS_RATE_PER_SECOND`` (0: no limit, no wait).
 
     The rate is in segments, as providers count a sender's throughput: a text of
     two segments takes two tokens, so a sender allowed one segment a second sends
     it and waits two seconds. The bucket holds one token, so sends are spaced
-    rather than let through in bursts. Raises redis.RedisError when Redis cannot be asked.
+    rather than let through in bursts. ``rate``: the sender's own (None: the
+    service's, ``SMS_RATE_PER_SECOND``). Raises redis.RedisError when Redis cannot be asked.
     """
-    rate = settings.SMS_RATE_PER_SECOND
+    rate = settings.SMS_RATE_PER_SECOND if rate is None else rate
     if rate <= 0:
         return 0.0
     return token_acquire(key=f"sms:{sender}", rate=rate, cost=max(segments, 1))
@@ -86,12 +87,12 @@ def sms_slot_wait(*, sender: str, segments: int = 1) -> float:
 QUEUE_FULL_PAUSE_SECONDS = 5.0
 
 
-def sms_sender_slow_down(*, sender: str, seconds: float = QUEUE_FULL_PAUSE_SECONDS) -> None:
+def sms_sender_slow_down(*, sender: str, rate: float | None = None, seconds: float = QUEUE_FULL_PAUSE_SECONDS) -> None:
     """Put ``sender``'s bucket ``seconds`` into debt, so every worker's next text for it waits.
 
     Best effort: a Redis error here changes nothing (the refusal is retried anyway).
     """
-    rate = settings.SMS_RATE_PER_SECOND
+    rate = settings.SMS_RATE_PER_SECOND if rate is None else rate
     if rate <= 0:
         return
     try:

@@ -39,11 +39,22 @@ class ClinicAdmin(TimeZoneAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "phone", "email", "alert_email"]}),
         ("Time", {"fields": ["time_zone", ("quiet_hours_start", "quiet_hours_end")],
                   "description": "No SMS goes out during quiet hours; it waits for their end."}),
+        ("Texting", {"fields": ["sms_sender", "sms_sender_kind", "sms_segments_per_second"],
+                     "description": "The clinic's own sender, if it has one; replies to it come to this clinic. "
+                                    "Set up by the service's administrators."}),
         ("Clinical settings", {
             "fields": ["emergency_number", "after_hours_phone", "lifting_limit", "driving_advice",
                        "consultation_target_days"],
             "description": "Quoted in the messages; signed off by the clinic's physician."}),
     ]
+
+
+    def get_readonly_fields(self, request, obj=None):
+        # The sender is the provider account's: a wrong one stops every text of the clinic.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["sms_sender", "sms_sender_kind", "sms_segments_per_second"]
+        return readonly
 
 
 @admin.register(Coordinator)

@@ -29,6 +29,7 @@ from ..backends.sms import kept_sms_backend
 from ..models import REACHED_STATUSES, Channel, EnrollmentStatus, Message, MessageStatus
 from ..rendering import RenderedMessage, RenderError, render_message
 from ..scheduling import lateness_reason, next_allowed_time
+from ..senders import clinic_sender
 from .claims import leases_recover, messages_claim
 from .message_states import message_transition, rows_update
 from .send_outcomes import Outcome, OutcomeRecorder, hand_over_outcome, held_record
@@ -70,8 +71,9 @@ def _deliver(*, message: Message, rendered: RenderedMessage) -> str:
     Runs in a send thread for an SMS: it reads what the chunk loaded and never the database.
     """
     if message.channel == Channel.SMS:
+        patient = message.enrollment.patient
         return kept_sms_backend().send(
-            to=message.enrollment.patient.mobile.as_e164, body=rendered.text, message_id=message.pk
+            to=patient.mobile.as_e164, body=rendered.text, message_id=message.pk, sender=clinic_sender(patient.clinic)
         ).provider_message_id
     return email_send(message=message, rendered=rendered)
 

@@ -16,6 +16,7 @@ from ..models import (
     SENT_STATUSES,
     Channel,
     CheckInAnswer,
+    Clinic,
     ConsentActor,
     Escalation,
     EscalationKind,
@@ -44,15 +45,27 @@ class InboundResult:
     alert_escalation_id: int | None = None
 
 
-def patients_for_number(*, number: str) -> list[Patient]:
-    """Patients with this mobile, the one texted most recently first.
+def clinic_for_sender(*, to_number: str) -> Clinic | None:
+    """The clinic whose own sender a reply came to; None for the service's default sender."""
+    to_number = (to_number or "").strip()
+    if not to_number:
+        return None
+    return Clinic.objects.filter(sms_sender=to_number).first()
 
-    A reply is attached to the first: with one sender for every clinic, the text
-    a reply answers is the last one the number got. A patient never texted comes
-    last (PostgreSQL would sort NULL first and hand the reply to another clinic).
+
+def patients_for_number(*, number: str, clinic: Clinic | None = None) -> list[Patient]:
+    """Patients with this mobile, the one texted most recently first; only ``clinic``'s when given.
+
+    A reply is attached to the first: a reply to a clinic's own sender is that
+    clinic's; to the shared default sender, the text it answers is the last one
+    the number got. A patient never texted comes last (PostgreSQL would sort
+    NULL first and hand the reply to another clinic).
     """
+    patients = Patient.objects.filter(mobile=number)
+    if clinic is not None:
+        patients = patients.filter(clinic=clinic)
     return list(
-        Patient.objects.filter(mobile=number)
+        patients
         .select_related("clinic")
         .annotate(last_sms=Max("enrollments__messages__sent_at"))
         .order_by(F("last_sms").desc(nulls_last=True), "-created_at")
@@ -171,8 +184,11 @@ def inbound_receive(*, provider_message_id: str, from_number: str, to_number: st
     if not created:
         return InboundResult(inbound=inbound, reply=None, duplicate=True)
 
-    patients = patients_for_number(number=from_number)
+    sender_clinic = clinic_for_sender(to_number=to_number)
+    patients = patients_for_number(number=from_number, clinic=sender_clinic)
     patient = patients[0] if patients else None
+    # A reply from an unknown number to a clinic's own sender is that clinic's to read.
+    inbound.clinic = sender_clinic
     if patient is not None:
         inbound.patient, inbound.clinic = patient, patient.clinic
         inbound.enrollment = patient.enrollments.filter(status__in=["active", "paused"]).first()

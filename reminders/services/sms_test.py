@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.template import Context, engines
 
+from ..senders import clinic_sender
 from ..backends.sms import SmsSendError, get_sms_backend
 from ..models import Clinic, Coordinator, Language, Patient
 
@@ -43,7 +44,8 @@ def _send(*, obj: models.Model, to: str, clinic: Clinic, language: str, sent_by:
     body = sms_test_render(clinic=clinic, language=language)
     kind = obj._meta.model_name
     try:
-        sent = get_sms_backend().send(to=to, body=body, message_id=TEST_MESSAGE_ID)
+        # From the clinic's own sender: the test proves the number patients will see.
+        sent = get_sms_backend().send(to=to, body=body, message_id=TEST_MESSAGE_ID, sender=clinic_sender(clinic))
     except SmsSendError as exc:
         _record(obj=obj, sent_by=sent_by, note=f"Test SMS refused by the provider ({exc.code or 'no code'}).")
         logger.warning("test sms for %s %s refused (code %s)", kind, obj.pk, exc.code or "-")

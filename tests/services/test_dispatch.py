@@ -257,12 +257,12 @@ def test_a_patient_who_stopped_sms_is_skipped(patient, sms_outbox, enrollment, c
 
 
 class RefusingBackend(BaseSmsBackend):
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         raise SmsSendError("the number is not a mobile phone", code="21614")
 
 
 class ExplodingBackend(BaseSmsBackend):
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         raise TimeoutError("read timed out")
 
 
@@ -299,7 +299,7 @@ class RecordingBackend(BaseSmsBackend):
         super().__init__(**kwargs)
         RecordingBackend.instances += 1
 
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         try:
             row = Message.objects.values("status", "body").get(pk=message_id)
         finally:
@@ -348,7 +348,7 @@ def test_a_chunk_takes_only_what_is_still_queued(program, recording_backend, clo
 
 
 class FastCallbackBackend(BaseSmsBackend):
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         from reminders.services.delivery import StatusUpdate, message_status_update
 
         # Twilio's "delivered" arrives before the worker writes down "sent".
@@ -421,7 +421,7 @@ class SlowBackend(BaseSmsBackend):
     sent: list = []
     traveller = None
 
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         SlowBackend.sent.append(message_id)
         SlowBackend.traveller.shift(5)
         return SmsSent(provider_message_id=f"SM{message_id}")
@@ -462,7 +462,7 @@ class OverlapBackend(BaseSmsBackend):
         cls.meeting, cls.met = (threading.Barrier(2) if meet else None), set()
         cls.under_way, cls.same_number_at_once, cls.order = set(), 0, []
 
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         cls = OverlapBackend
         with cls.lock:
             cls.same_number_at_once += to in cls.under_way

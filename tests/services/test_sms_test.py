@@ -11,7 +11,7 @@ from tests.factories import CoordinatorFactory, UserFactory
 
 
 class RefusingBackend(BaseSmsBackend):
-    def send(self, *, to, body, message_id):
+    def send(self, *, to, body, message_id, sender=None):
         raise SmsSendError("unreachable handset", code="30003")
 
 

@@ -3,6 +3,15 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class Sender:
+    """Where a text comes from: a number or short code, or a messaging service, and its rate."""
+
+    address: str  # E.164 number, short code, or a messaging service SID
+    is_service: bool = False
+    segments_per_second: float = 0.0  # 0: no limit
+
+
+@dataclass(frozen=True)
 class SmsSent:
     """The provider accepted the message."""
 
@@ -53,11 +62,12 @@ class BaseSmsBackend:
     def __init__(self, **kwargs) -> None:
         pass
 
-    def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
-        """Hand one SMS to the provider. Raises SmsSendError or SmsOutcomeUnknown."""
+    def send(self, *, to: str, body: str, message_id: int, sender: Sender | None = None) -> SmsSent:
+        """Hand one SMS to the provider, from ``sender`` (None: the service's default).
+        Raises SmsSendError or SmsOutcomeUnknown."""
         raise NotImplementedError
 
-    def lookup(self, *, to: str, body: str, since: datetime) -> SmsFound | None:
+    def lookup(self, *, to: str, body: str, since: datetime, sender: Sender | None = None) -> SmsFound | None:
         """Find a message sent to ``to`` with ``body`` since ``since``; None if there is none.
 
         Backends that cannot look messages up say the message was not found only

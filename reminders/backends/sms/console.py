@@ -2,7 +2,7 @@ import sys
 import threading
 import uuid
 
-from .base import BaseSmsBackend, SmsSent
+from .base import BaseSmsBackend, Sender, SmsSent
 
 
 class SmsBackend(BaseSmsBackend):
@@ -18,7 +18,7 @@ class SmsBackend(BaseSmsBackend):
         super().__init__(**kwargs)
         self.stream = stream or sys.stdout
 
-    def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
+    def send(self, *, to: str, body: str, message_id: int, sender: Sender | None = None) -> SmsSent:
         masked = f"{'*' * max(len(to) - 2, 0)}{to[-2:]}"
         with self._lock:
             self.stream.write(

@@ -27,7 +27,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from ... import pacing
 from ...sms_encoding import sms_cost
 from . import twilio_errors
-from .base import BaseSmsBackend, SmsFound, SmsOutcomeUnknown, SmsSendError, SmsSent
+from .base import BaseSmsBackend, Sender, SmsFound, SmsOutcomeUnknown, SmsSendError, SmsSent
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -104,22 +104,30 @@ class SmsBackend(BaseSmsBackend):
             ),
         )
 
-    def _sender(self) -> dict:
-        if settings.TWILIO_MESSAGING_SERVICE_SID:
-            return {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
-        return {"from_": settings.TWILIO_FROM_NUMBER}
+    @staticmethod
+    def _sender(sender: Sender | None) -> tuple[Sender, dict]:
+        """The sender and the Messages API parameter naming it."""
+        if sender is None:
+            if settings.TWILIO_MESSAGING_SERVICE_SID:
+                sender = Sender(address=settings.TWILIO_MESSAGING_SERVICE_SID, is_service=True,
+                                segments_per_second=settings.SMS_RATE_PER_SECOND)
+            else:
+                sender = Sender(address=settings.TWILIO_FROM_NUMBER,
+                                segments_per_second=settings.SMS_RATE_PER_SECOND)
+        return sender, ({"messaging_service_sid": sender.address} if sender.is_service else {"from_": sender.address})
 
-    def send(self, *, to: str, body: str, message_id: int) -> SmsSent:
-        sender = self._sender()
+    def send(self, *, to: str, body: str, message_id: int, sender: Sender | None = None) -> SmsSent:
+        sender, sender_param = self._sender(sender)
         try:
-            # The sender's rate limit in segments, shared by all workers (SMS_RATE_PER_SECOND).
-            pacing.sms_slot_wait(sender=next(iter(sender.values())), segments=sms_cost(body).segments)
+            # The sender's rate in segments, shared by all workers.
+            pacing.sms_slot_wait(sender=sender.address, segments=sms_cost(body).segments,
+                                 rate=sender.segments_per_second)
         except redis.RedisError as exc:
             raise SmsSendError("The send-rate limiter (Redis) could not be reached; nothing was sent.",
                                code="pacing", retryable=True) from exc
         try:
             created = self.client.messages.create(
-                to=to, body=body, status_callback=status_callback_url(message_id), **sender
+                to=to, body=body, status_callback=status_callback_url(message_id), **sender_param
             )
         except TwilioRestException as exc:
             if exc.status >= 500:
@@ -129,7 +137,7 @@ class SmsBackend(BaseSmsBackend):
             refusal = self._refusal(exc)
             if refusal.code in twilio_errors.QUEUE_FULL:
                 # Every worker sending for this sender waits, not just this one.
-                pacing.sms_sender_slow_down(sender=next(iter(sender.values())))
+                pacing.sms_sender_slow_down(sender=sender.address, rate=sender.segments_per_second)
             raise refusal from exc
         except requests.ConnectionError as exc:
             if _never_left(exc):
@@ -155,13 +163,11 @@ class SmsBackend(BaseSmsBackend):
             opted_out=code == twilio_errors.OPTED_OUT,
         )
 
-    def lookup(self, *, to: str, body: str, since: datetime) -> SmsFound | None:
-        # Twilio filters by recipient and send date; the text tells our message apart.
-        sender = self._sender()
-        recent = self.client.messages.list(
-            to=to, date_sent_after=since - timedelta(minutes=5), limit=50,
-            **({"from_": sender["from_"]} if "from_" in sender else {}),
-        )
+    def lookup(self, *, to: str, body: str, since: datetime, sender: Sender | None = None) -> SmsFound | None:
+        # Twilio filters by recipient and send date; the text tells our message apart. Never by
+        # sender: a clinic's sender may have changed since the send, and a lookup that misses
+        # the message would have it sent twice.
+        recent = self.client.messages.list(to=to, date_sent_after=since - timedelta(minutes=5), limit=50)
         for found in recent:
             if (found.body or "").strip() == body.strip():
                 return SmsFound(provider_message_id=found.sid, status=found.status,
