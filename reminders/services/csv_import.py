@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import AnchorEvent, Clinic, ConsentActor, Enrollment, Language, Patient, Program
+from ..selectors.clinics import clinics_by_name_or_id
 from ..selectors.patients import MatchKind, PatientMatch, patient_matches, patients_on_file
 from .bulk import enrollments_bulk_write
 from .enrollment_intake import PatientIntake, enrollment_intake_check
@@ -173,10 +174,7 @@ class _Lookups:
     """Clinics and programs by name, read once per file."""
 
     def __init__(self, clinics: QuerySet[Clinic]) -> None:
-        self.clinics = {}
-        for clinic in clinics:
-            self.clinics[str(clinic.pk)] = clinic
-            self.clinics[clinic.name.strip().lower()] = clinic
+        self.clinics = clinics_by_name_or_id(clinics=clinics)
         self.programs = {}
         # With their steps: every row's plan reads them, twice.
         for program in Program.objects.prefetch_related("steps"):
