@@ -10,7 +10,7 @@ an import.
 import csv
 import io
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import AnchorEvent, Clinic, ConsentActor, Enrollment, Language, Patient, Program
+from ..selectors.clinics import clinics_by_name_or_id
 from ..selectors.patients import MatchKind, PatientMatch, patient_matches, patients_on_file
 from .bulk import enrollments_bulk_write
 from .enrollment_intake import PatientIntake, enrollment_intake_check
@@ -78,16 +79,18 @@ class CsvImportResult:
         return not self.errors
 
 
-class _Refused(Exception):
+class CsvRefused(Exception):
+    """A file refused as a whole, or a file whose rows have problems: ``errors`` says each."""
+
     def __init__(self, errors: list[CsvError]) -> None:
         super().__init__("refused")
         self.errors = errors
 
 
-def csv_template() -> str:
-    """The header line of an enrollment CSV, to fill in."""
+def csv_template(*, columns: Sequence[str] = ALL_COLUMN_NAMES) -> str:
+    """The header line of a CSV with ``columns`` (by default an enrollment CSV's), to fill in."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(ALL_COLUMN_NAMES)
+    csv.writer(out, lineterminator="\r\n").writerow(columns)
     return out.getvalue()
 
 
@@ -101,47 +104,50 @@ def csv_size_problem(*, size: int) -> str:
 
 
 def _csv_text(*, data: bytes) -> str:
-    """The file as text. Raises _Refused when it is too large, not UTF-8 or empty."""
+    """The file as text. Raises CsvRefused when it is too large, not UTF-8 or empty."""
     if problem := csv_size_problem(size=len(data)):
-        raise _Refused([CsvError(0, "", problem)])
+        raise CsvRefused([CsvError(0, "", problem)])
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark, as Excel writes, is dropped
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise _Refused([CsvError(line, "", (
+        raise CsvRefused([CsvError(line, "", (
             f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be read); "
             "save it as “CSV UTF-8 (comma delimited)”."))]) from exc
     if not text.strip():
-        raise _Refused([CsvError(0, "", "the file is empty; download the template and fill it in.")])
+        raise CsvRefused([CsvError(0, "", "the file is empty; download the template and fill it in.")])
     return text
 
 
-def _csv_header(reader) -> list[str]:
-    """The header's column names. Raises _Refused with every problem of the header at once."""
+def _csv_header(reader, *, required: Sequence[str], optional: Sequence[str]) -> list[str]:
+    """The header's column names. Raises CsvRefused with every problem of the header at once."""
+    known = [*required, *optional]
     try:
         header = [name.strip().lower() for name in next(reader)]
     except csv.Error as exc:
-        raise _Refused([CsvError(1, "", f"the header cannot be read: {exc}")]) from exc
+        raise CsvRefused([CsvError(1, "", f"the header cannot be read: {exc}")]) from exc
     if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        raise _Refused([CsvError(1, "", "columns must be separated by commas, not semicolons or tabs.")])
-    errors = [CsvError(1, name, "missing column") for name in COLUMN_NAMES if name not in header]
+        raise CsvRefused([CsvError(1, "", "columns must be separated by commas, not semicolons or tabs.")])
+    errors = [CsvError(1, name, "missing column") for name in required if name not in header]
     errors += [
-        CsvError(1, name or f"#{index + 1}", f"unknown column (expected: {', '.join(ALL_COLUMN_NAMES)})")
-        for index, name in enumerate(header) if name not in ALL_COLUMN_NAMES
+        CsvError(1, name or f"#{index + 1}", f"unknown column (expected: {', '.join(known)})")
+        for index, name in enumerate(header) if name not in known
     ]
     errors += [CsvError(1, name, "column appears twice") for name in sorted(
         {name for name in header if header.count(name) > 1})]
     if errors:
-        raise _Refused(errors)
+        raise CsvRefused(errors)
     return header
 
 
-def _csv_data_rows(reader, *, header: list[str]) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
+def _csv_data_rows(
+    reader, *, header: list[str], optional: Sequence[str], rows_are: str,
+) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
     """The rows after the header, by column name (optional columns left out read as empty),
-    blank lines left out, and the problem of each row that cannot be read. Raises _Refused
+    blank lines left out, and the problem of each row that cannot be read. Raises CsvRefused
     when there are no rows or too many."""
     rows, errors = [], []
-    absent = {name: "" for name in OPTIONAL_COLUMN_NAMES if name not in header}
+    absent = {name: "" for name in optional if name not in header}
     try:
         for values in reader:
             line = reader.line_num
@@ -154,29 +160,34 @@ def _csv_data_rows(reader, *, header: list[str]) -> tuple[list[tuple[int, dict[s
     except csv.Error as exc:
         errors.append(CsvError(reader.line_num, "", f"cannot be read: {exc}"))
     if not rows and not errors:
-        raise _Refused([CsvError(0, "", "the file has a header but no patients.")])
+        raise CsvRefused([CsvError(0, "", f"the file has a header but no {rows_are}.")])
     max_rows = settings.CSV_IMPORT_MAX_ROWS
     if len(rows) + len(errors) > max_rows:
-        raise _Refused([CsvError(0, "", f"the file has {len(rows) + len(errors)} patients; "
-                                        f"at most {max_rows} per file.")])
+        raise CsvRefused([CsvError(0, "", f"the file has {len(rows) + len(errors)} {rows_are}; "
+                                          f"at most {max_rows} per file.")])
     return rows, errors
 
 
-def csv_rows_read(*, data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
+def csv_rows_read(
+    *, data: bytes, required: Sequence[str] = COLUMN_NAMES, optional: Sequence[str] = OPTIONAL_COLUMN_NAMES,
+    rows_are: str = "patients",
+) -> tuple[list[tuple[int, dict[str, str]]], list[CsvError]]:
     """The data rows of a file, with their line numbers, and the rows that cannot be read.
-    Raises _Refused on a file-level problem."""
+
+    ``required`` and ``optional`` are the file's columns (by default an enrollment
+    CSV's; an optional column left out reads as empty); ``rows_are`` names what a
+    row is in the messages ("patients"). Raises CsvRefused on a file-level problem.
+    """
     reader = csv.reader(io.StringIO(_csv_text(data=data), newline=""))
-    return _csv_data_rows(reader, header=_csv_header(reader))
+    header = _csv_header(reader, required=required, optional=optional)
+    return _csv_data_rows(reader, header=header, optional=optional, rows_are=rows_are)
 
 
 class _Lookups:
     """Clinics and programs by name, read once per file."""
 
     def __init__(self, clinics: QuerySet[Clinic]) -> None:
-        self.clinics = {}
-        for clinic in clinics:
-            self.clinics[str(clinic.pk)] = clinic
-            self.clinics[clinic.name.strip().lower()] = clinic
+        self.clinics = clinics_by_name_or_id(clinics=clinics)
         self.programs = {}
         # With their steps: every row's plan reads them, twice.
         for program in Program.objects.prefetch_related("steps"):
@@ -254,7 +265,7 @@ def _check(
     progress: Progress | None, errors: list[CsvError],
 ) -> list[tuple[int, PatientIntake]]:
     """Every row checked, every problem of every row added to ``errors`` (with those of
-    rows that could not be read); raises _Refused with them all."""
+    rows that could not be read); raises CsvRefused with them all."""
     lookups = _Lookups(clinics)
     checked: list[tuple[int, PatientIntake, Patient]] = []
     for done, (line, row) in enumerate(rows, start=1):
@@ -272,7 +283,7 @@ def _check(
             progress("checking", done, len(rows))
     errors.extend(_duplicates(checked))
     if errors:
-        raise _Refused(sorted(errors, key=lambda error: error.line))
+        raise CsvRefused(sorted(errors, key=lambda error: error.line))
     return [(line, intake) for line, intake, _ in checked]
 
 
@@ -357,7 +368,7 @@ def enrollment_csv_import(
         ).enrollments
         if progress:
             progress("enrolling", len(intakes), len(intakes))
-    except _Refused as refused:
+    except CsvRefused as refused:
         result.enrolled, result.errors = [], refused.errors
         logger.info("csv import refused: rows=%d errors=%d", result.rows, len(result.errors))
         return result
