@@ -28,3 +28,15 @@ def clinic_sender(clinic: Clinic) -> Sender:
         return default_sender()
     return Sender(address=clinic.sms_sender, is_service=clinic.sms_sender_kind == SenderKind.MESSAGING_SERVICE,
                   segments_per_second=clinic.sms_rate or 0.0)
+
+
+# What a text costs a sender on average, in segments (the programs average about two).
+SEGMENTS_PER_TEXT = 2
+
+
+def sender_room(*, sender: Sender, lease_seconds: float) -> int | None:
+    """How many texts of ``sender`` may be claimed and waiting at once: what it can send in half a
+    lease at its rate, so none waits out its lease behind the sender's pace. None: no limit."""
+    if sender.segments_per_second <= 0:
+        return None
+    return max(1, int(sender.segments_per_second * lease_seconds / 2 / SEGMENTS_PER_TEXT))

@@ -229,6 +229,11 @@ DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=500)
 DISPATCH_CHUNK_SIZE = env.int("DISPATCH_CHUNK_SIZE", default=50)
 # A claim or a send not finished within this time is taken back by the next cycle.
 CLAIM_LEASE = timedelta(seconds=env.int("CLAIM_LEASE_SECONDS", default=300))
+# Backpressure: at most this many claimed messages wait for a worker at once. A cycle
+# claims only the room left, so a backlog waits in the database, not in Redis, and no
+# claim runs out of lease before a worker takes it. Set it to what the workers send
+# well within CLAIM_LEASE (processes x send threads / provider latency x lease / 2).
+DISPATCH_MAX_QUEUED = env.int("DISPATCH_MAX_QUEUED", default=2000)
 # How often beat asks the provider about messages whose outcome is unknown.
 SETTLE_INTERVAL_SECONDS = env.float("SETTLE_INTERVAL_SECONDS", default=60.0)
 # How far back a coordinator may date a fracture diagnosis or procedure.
