@@ -1,6 +1,7 @@
 """The dashboard page: figures from reminders.selectors.dashboard, a chart drawn as inline SVG."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 
@@ -112,4 +113,7 @@ def dashboard_view(request, *, site):
         ticks=ticks, table_statuses=[MessageStatus(s).label for s in shown], table=table,
         colours=[(str(s), STATUS_CHART_COLOURS[s], STATUS_CHART_COLOURS_DARK[s]) for s in CHART_STATUSES],
         escalation_ages=[(item.escalation, age(item.age)) for item in dashboard.open_escalations],
+        sender_backlogs=[(backlog, age(timedelta(seconds=backlog.oldest_wait_seconds)),
+                          age(timedelta(seconds=backlog.drain_seconds)) if backlog.drain_seconds is not None else "")
+                         for backlog in dashboard.senders],
     )

@@ -87,20 +87,28 @@ def beat_check(*, now: datetime, redis_ok: bool = True) -> Check:
     return Check(ok=True, values=values)
 
 
+# Due and not handed to the provider yet: waiting in the schedule, claimed and waiting for a
+# worker, or being sent. A backlog stuck in the workers' queue counts as much as one in the schedule.
+WAITING_STATUSES = (MessageStatus.PENDING, MessageStatus.QUEUED, MessageStatus.SENDING)
+
+
 def backlog_check(*, now: datetime, database_ok: bool = True) -> Check:
-    """The oldest message due but not yet sent (pending, due_at passed), over the pending index."""
+    """The oldest message due but not yet sent (pending, claimed or sending), over the partial indexes."""
     limit = settings.HEALTH_BACKLOG_MAX_AGE_SECONDS
-    values = {"due_count": None, "oldest_due_age_seconds": None, "max_age_seconds": limit}
+    values = {"due_count": None, "oldest_due_age_seconds": None, "max_age_seconds": limit, "by_status": None}
     if not database_ok:
         return Check(ok=False, detail="unknown: the database is unreachable", values=values)
-    due = Message.objects.filter(status=MessageStatus.PENDING, due_at__lte=now)
     try:
-        found = due.aggregate(oldest=Min("due_at"), count=Count("pk"))
-        oldest, count = found["oldest"], found["count"]
+        by_status = {status: found for status, found in (
+            (status, Message.objects.filter(status=status, due_at__lte=now).aggregate(
+                oldest=Min("due_at"), count=Count("pk"))) for status in WAITING_STATUSES)}
     except Exception as exc:
         return Check(ok=False, detail=f"unknown: {type(exc).__name__}", values=values)
+    count = sum(found["count"] for found in by_status.values())
+    oldest = min((found["oldest"] for found in by_status.values() if found["oldest"]), default=None)
     age = round((now - oldest).total_seconds(), 1) if oldest else 0.0
-    values.update(due_count=count, oldest_due_age_seconds=age)
+    values.update(due_count=count, oldest_due_age_seconds=age,
+                  by_status={str(status): found["count"] for status, found in by_status.items()})
     if age > limit:
         return Check(ok=False, detail=f"{count} due messages waiting, the oldest for {_minutes(age)} "
                                       f"(limit {_minutes(limit)})", values=values)

@@ -40,3 +40,23 @@ def test_a_superuser_can_narrow_to_one_clinic(admin_client, side_a, side_b):
 
 def test_the_dashboard_needs_a_login(client):
     assert client.get(URL).status_code == 302
+
+
+def test_each_senders_backlog_and_its_drain_time(coord_a_client, side_a, side_b):
+    from datetime import timedelta
+
+    from reminders.models import Clinic, SenderKind
+
+    # Side A's clinic texts from its own local number: 1 segment a second, about 2 segments a text.
+    Clinic.objects.filter(pk=side_a.patient.clinic_id).update(
+        sms_sender="+12025550100", sms_sender_kind=SenderKind.LONG_CODE)
+    Message.objects.filter(enrollment__patient=side_a.patient, channel="sms").update(
+        status=MessageStatus.QUEUED, due_at=NOW - timedelta(minutes=25))
+    waiting = Message.objects.filter(enrollment__patient=side_a.patient, channel="sms").count()
+
+    response = coord_a_client.get(URL)
+    [backlog] = response.context["dashboard"].senders  # side B's clinic is not the coordinator's
+    assert (backlog.sender, backlog.waiting, backlog.segments_per_second) == ("+12025550100", waiting, 1.0)
+    assert backlog.drain_seconds == waiting * 2
+    page = response.content.decode()
+    assert "Texts waiting to go out, per sender" in page and "25 min" in page

@@ -53,7 +53,8 @@ def test_healthy_when_everything_answers(client, enrollment, clock):
         assert set(report["checks"]) == {"database", "redis", "beat", "backlog"}
         assert report["checks"]["beat"]["last_run_age_seconds"] == 0
         assert report["checks"]["backlog"] == {"ok": True, "due_count": 0, "oldest_due_age_seconds": 0.0,
-                                               "max_age_seconds": 600}
+                                               "max_age_seconds": 600,
+                                               "by_status": {"pending": 0, "queued": 0, "sending": 0}}
         assert run_health_command() == (0, report)
 
 
@@ -75,11 +76,22 @@ def test_a_due_message_unsent_for_over_ten_minutes_makes_it_unhealthy(client, en
         assert private not in body
 
 
-def test_messages_not_due_or_already_claimed_are_no_backlog(client, enrollment, clock):
-    Message.objects.filter(enrollment=enrollment, step__key="day0").update(status=MessageStatus.QUEUED)
-    with clock.at(DAY0_DUE + timedelta(hours=2)):
+def test_messages_not_due_are_no_backlog(client, enrollment, clock):
+    with clock.at(DAY0_DUE - timedelta(seconds=1)):
         beat_heartbeat_record()
         assert healthz(client)[1]["checks"]["backlog"]["due_count"] == 0
+
+
+@pytest.mark.parametrize("status", [MessageStatus.QUEUED, MessageStatus.SENDING])
+def test_claimed_messages_stuck_behind_the_workers_are_a_backlog_too(client, enrollment, clock, status):
+    # Claimed at once, but no worker took them (a queue of tasks in Redis), or still sending.
+    Message.objects.filter(enrollment=enrollment, step__key="day0").update(status=status)
+    with clock.at(DAY0_DUE + timedelta(minutes=11)):
+        beat_heartbeat_record()
+        code, report = healthz(client)
+        backlog = report["checks"]["backlog"]
+        assert (code, backlog["ok"], backlog["due_count"]) == (503, False, 1)
+        assert backlog["by_status"] == {"pending": 0, "queued": 0, "sending": 0, status.value: 1}
 
 
 def test_no_dispatch_cycle_for_three_minutes_makes_it_unhealthy(client, db, clock):
