@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import reduce
 
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..models import (
+    ENDING_KINDS,
     SENT_STATUSES,
     Channel,
     Clinic,
@@ -24,6 +25,7 @@ from ..models import (
     Escalation,
     Message,
     MessageStatus,
+    MilestoneKind,
     StatusReason,
     Topic,
 )
@@ -204,11 +206,11 @@ def dashboard_due_next_days(
             for i in range(days)]
 
 
-# The milestones fracture liaison services report. A milestone is recorded by
-# a positive answer to a check-in on its topic ("yes", or reply 1: the programs'
-# check-ins on these topics read "1 if booked / done / started"); the
-# consultation also by a coordinator cancelling the enrollment as
-# "Consultation attended".
+# The milestones fracture liaison services report. A milestone is recorded on
+# the patient's road (a Milestone: by a coordinator, a CSV or a check-in answer
+# that records one), or, as before milestones existed, by a positive answer to
+# a check-in on its topic ("yes", or reply 1) or a coordinator cancelling the
+# enrollment as "Consultation attended".
 BONE_DENSITY_DAYS = 12 * 7
 TREATMENT_DAYS = 16 * 7
 POSITIVE_ANSWER = Q(answers__value__iexact="yes") | Q(answers__value="1")
@@ -218,6 +220,20 @@ NOT_COUNTED = [StatusReason.DECEASED.label, StatusReason.MOVED_AWAY.label]
 
 def _yes_to(topic: str) -> Min:
     return Min("answers__created_at", filter=Q(answers__step__topic=topic) & POSITIVE_ANSWER)
+
+
+def _milestone(*kinds: str) -> Min:
+    """The first date one of ``kinds`` is recorded on the patient's road for this enrollment (on or after
+    its anchor: an earlier one is an earlier fracture's)."""
+    return Min("patient__milestones__date", filter=Q(
+        patient__milestones__kind__in=kinds, patient__milestones__withdrawn_at__isnull=True,
+        patient__milestones__date__gte=F("anchor_date")))
+
+
+def _first_day(*moments: datetime | None, on: date | None, zone: zoneinfo.ZoneInfo) -> date | None:
+    """The earliest local day among answers and actions (moments) and a milestone (dated already)."""
+    days = [moment.astimezone(zone).date() for moment in moments if moment] + ([on] if on else [])
+    return min(days) if days else None
 
 
 def dashboard_pathway_milestones(
@@ -233,31 +249,36 @@ def dashboard_pathway_milestones(
         Enrollment.objects.filter(patient__clinic_id__in=clinic_ids, anchor_date__gte=cohort_start)
         .exclude(Q(status=EnrollmentStatus.CANCELLED)
                  & reduce(operator.or_, (Q(status_reason__startswith=reason) for reason in NOT_COUNTED)))
+        .exclude(ended_by__kind__in=ENDING_KINDS)
         .annotate(
             consultation_yes=_yes_to(Topic.SPECIALIST_CONSULTATION),
             bone_density_yes=_yes_to(Topic.BONE_HEALTH),
             treatment_yes=_yes_to(Topic.MEDICATION),
             consultation_done=Subquery(consultation_action),
+            consultation_recorded=_milestone(MilestoneKind.CONSULTATION_BOOKED, MilestoneKind.CONSULTATION_ATTENDED),
+            bone_density_recorded=_milestone(MilestoneKind.DXA_BOOKED, MilestoneKind.DXA_DONE),
+            treatment_recorded=_milestone(MilestoneKind.TREATMENT_STARTED),
         )
         .values_list("anchor_date", "patient__clinic__consultation_target_days", "patient__time_zone",
                      "patient__clinic__time_zone", "consultation_yes", "consultation_done",
-                     "bone_density_yes", "treatment_yes")
+                     "bone_density_yes", "treatment_yes", "consultation_recorded", "bone_density_recorded",
+                     "treatment_recorded")
         .order_by()
     )
     tallies = {key: defaultdict(int) for key in ("consultation", "bone_density", "treatment")}
-    for anchor, target_days, patient_zone, clinic_zone, consult_yes, consult_done, bone_yes, treat_yes in rows:
+    for (anchor, target_days, patient_zone, clinic_zone, consult_yes, consult_done, bone_yes, treat_yes,
+         consult_on, bone_on, treat_on) in rows:
         zone = zoneinfo.ZoneInfo(patient_zone or clinic_zone)
-        recorded = [moment for moment in (consult_yes, consult_done) if moment]
-        for key, days, moment in (
-            ("consultation", target_days, min(recorded) if recorded else None),
-            ("bone_density", BONE_DENSITY_DAYS, bone_yes),
-            ("treatment", TREATMENT_DAYS, treat_yes),
+        for key, days, day in (
+            ("consultation", target_days, _first_day(consult_yes, consult_done, on=consult_on, zone=zone)),
+            ("bone_density", BONE_DENSITY_DAYS, _first_day(bone_yes, on=bone_on, zone=zone)),
+            ("treatment", TREATMENT_DAYS, _first_day(treat_yes, on=treat_on, zone=zone)),
         ):
             deadline = anchor + timedelta(days=days)
             tally = tallies[key]
             tally["cohort"] += 1
-            if moment is not None:
-                tally["on_time" if moment.astimezone(zone).date() <= deadline else "late"] += 1
+            if day is not None:
+                tally["on_time" if day <= deadline else "late"] += 1
             else:
                 tally["overdue" if today > deadline else "not_yet_due"] += 1
     labels = {

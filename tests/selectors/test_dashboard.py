@@ -75,6 +75,32 @@ def test_reply_1_to_a_numbered_check_in_records_the_milestone(clinic, make_progr
     assert by_key(board)["treatment"] == (1, 0, 0, 0, 1)
 
 
+def test_milestones_on_the_patients_road_count_and_an_ending_one_leaves_the_cohort(clinic, pathway):
+    from reminders.models import MilestoneKind
+    from reminders.services.milestones import milestone_record, milestone_withdraw
+
+    booked = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    milestone_record(patient=booked.patient, kind=MilestoneKind.CONSULTATION_BOOKED, on=date(2026, 5, 24))
+    scanned_late = enrolled_on(date(2026, 3, 1), clinic, pathway)  # day 84 is 24 May
+    milestone_record(patient=scanned_late.patient, kind=MilestoneKind.DXA_DONE, on=date(2026, 5, 25))
+    milestone_record(patient=scanned_late.patient, kind=MilestoneKind.TREATMENT_STARTED, on=date(2026, 3, 20))
+    withdrawn = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    mistake = milestone_record(patient=withdrawn.patient, kind=MilestoneKind.CONSULTATION_ATTENDED,
+                               on=date(2026, 5, 12))
+    milestone_withdraw(milestone=mistake, reason="wrong patient")
+    earlier_fracture = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    milestone_record(patient=earlier_fracture.patient, kind=MilestoneKind.CONSULTATION_ATTENDED,
+                     on=date(2025, 9, 1))
+    died = enrolled_on(date(2026, 5, 10), clinic, pathway)
+    milestone_record(patient=died.patient, kind=MilestoneKind.DIED, on=date(2026, 5, 20))
+
+    board = by_key(dashboard_build(clinics=[clinic], now=NOW))
+    # Four enrollments (the one that died is left out); the consultation target is 14 days (24 May).
+    assert board["consultation"] == (4, 1, 0, 3, 0)  # booked on day 14: on time; the rest overdue on 2 June
+    assert board["bone_density"] == (4, 0, 1, 0, 3)  # scanned on day 85: late
+    assert board["treatment"] == (4, 1, 0, 0, 3)
+
+
 def test_the_clinics_target_days_are_used(clinic, pathway):
     clinic.consultation_target_days = 30
     clinic.save()
