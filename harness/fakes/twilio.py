@@ -12,7 +12,13 @@ It answers the calls the Twilio backend makes, the way Twilio answers them:
 What it can be told to do (``FakeConfig``, on the command line or at run time
 through ``POST /_fake/config``):
 
-- ``delay``: seconds before every answer;
+- ``delay`` (and ``delay_max``): seconds before every answer, or a uniform draw between
+  the two (``--delay 0.15-0.25``: Twilio's latency with its jitter);
+- ``segment_rate`` and ``queue_seconds``: Twilio's queueing, per sender: it sends
+  ``segment_rate`` segments a second (counted from each body's real encoding,
+  GSM-7 or UCS-2), accepts and queues what exceeds it, posts the status callbacks
+  when each text leaves the queue, and refuses with 21611 a text that would wait
+  longer than ``queue_seconds``;
 - ``errors``: a mix of outcomes by probability: ``500``, ``503``, ``429``
   (code 20429), ``drop`` (the connection is closed without an answer and nothing
   is recorded), ``timeout`` (the message is accepted and recorded, then the
@@ -60,6 +66,8 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import requests
 from twilio.request_validator import RequestValidator
+
+from reminders.sms_encoding import sms_cost
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
@@ -111,6 +119,8 @@ class FakeConfig:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     delay: float = 0.0
+    # With delay_max above delay, each answer waits a uniform draw between the two (latency with jitter).
+    delay_max: float = 0.0
     errors: dict[str, float] = field(default_factory=dict)
     rules: dict[str, str | list[str]] = field(default_factory=dict)
     hold_seconds: float = 30.0
@@ -118,9 +128,16 @@ class FakeConfig:
     rate_burst: float = 1.0
     callbacks: list[str] = field(default_factory=list)
     callback_delay: float = 0.0
+    # Twilio's queueing: each sender sends segment_rate segments a second; what exceeds it is
+    # accepted and queued, sent at that rate, and refused with 21611 once the queue would hold
+    # a message longer than queue_seconds. 0: no queue (everything goes out at once).
+    segment_rate: float = 0.0
+    queue_seconds: float = 36_000.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.delay_max and self.delay_max < self.delay:
+            raise ValueError("delay_max is below delay")
         self.errors = {_check_outcome(k): float(v) for k, v in self.errors.items()}
         if sum(self.errors.values()) > 1:
             raise ValueError("the error probabilities add up to more than 1")
@@ -153,6 +170,8 @@ class FakeMessage:
     error_code: int | None = None
     final_status: str = "sent"  # what it becomes: sent, or a delivery failure
     final_error: int | None = None
+    segments: int = 1
+    sent_at: float = 0.0  # when it leaves the sender's queue (wall clock); its arrival without a queue
 
     def as_json(self) -> dict:
         created = _rfc2822(self.received_at)
@@ -161,7 +180,7 @@ class FakeMessage:
             "date_created": created, "date_sent": created if self.status != "queued" else None,
             "date_updated": created, "direction": "outbound-api", "error_code": self.error_code,
             "error_message": None, "from": self.from_, "messaging_service_sid": self.messaging_service_sid,
-            "num_media": "0", "num_segments": str(max(1, -(-len(self.body) // 160))), "price": None,
+            "num_media": "0", "num_segments": str(self.segments), "price": None,
             "price_unit": "USD", "sid": self.sid, "status": self.status,
             "subresource_uris": {"media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}/Media.json"},
             "to": self.to, "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}.json",
@@ -222,6 +241,8 @@ class FakeTwilio:
             self.attempts_per_message: Counter = Counter()
             self.accepted_per_message: Counter = Counter()
             self.per_sender: dict[str, Counter] = defaultdict(Counter)
+            self._queue_free_at: dict[str, float] = {}  # per sender: when its queue empties (wall clock)
+            self.queue_wait_max: dict[str, float] = defaultdict(float)
             self.started_at = time.time()
             self._buckets = {}
             self._rule_turns = Counter()
@@ -291,10 +312,22 @@ class FakeTwilio:
             if outcome in REFUSALS:
                 self.per_sender[sender]["refused"] += 1
                 return self.refusal(outcome)
+            segments = sms_cost(body).segments
+            sent_at = received_at
+            if self.config.segment_rate > 0:
+                # Queued behind the sender's earlier texts, sent at its rate in segments.
+                sent_at = max(received_at, self._queue_free_at.get(sender, received_at))
+                if sent_at - received_at > self.config.queue_seconds:
+                    self.outcomes["queue_overflow"] += 1
+                    self.per_sender[sender]["queue_overflow"] += 1
+                    return self.refusal("21611")
+                self._queue_free_at[sender] = sent_at + segments / self.config.segment_rate
+                self.queue_wait_max[sender] = max(self.queue_wait_max[sender], sent_at - received_at)
             message = FakeMessage(
                 sid="SM" + uuid.uuid4().hex, account_sid=account, to=to,
                 from_=form.get("From") or None, messaging_service_sid=form.get("MessagingServiceSid") or None,
                 body=body, status_callback=form.get("StatusCallback", ""), received_at=received_at,
+                segments=segments, sent_at=sent_at,
             )
             failure = DELIVERY_FAILURE.match(outcome)
             if failure:
@@ -356,6 +389,9 @@ class FakeTwilio:
                                        for (to, body), count in accepted if count > 1],
                 "per_sender": {sender: dict(counts) for sender, counts in self.per_sender.items()},
                 "first_accepted_at": min(times, default=None), "last_accepted_at": max(times, default=None),
+                "last_sent_at": max((m.sent_at for m in self.messages), default=None),
+                "segments": sum(m.segments for m in self.messages),
+                "queue_wait_max_seconds": {sender: round(wait, 3) for sender, wait in self.queue_wait_max.items()},
                 "callbacks": self._callbacks.counts(), "started_at": self.started_at,
             }
         if not summary:
@@ -424,7 +460,9 @@ class _CallbackSender:
                 for thread in self._threads:
                     thread.start()
             self._seq += 1
-            heapq.heappush(self._queue, (time.monotonic() + config.callback_delay, self._seq,
+            # Posted once the message leaves the sender's queue, as Twilio's "sent" is.
+            leaves_in = max(message.sent_at - time.time(), 0.0)
+            heapq.heappush(self._queue, (time.monotonic() + leaves_in + config.callback_delay, self._seq,
                                          message.status_callback, posts))
             self._cond.notify()
 
@@ -479,8 +517,11 @@ class _Handler(BaseHTTPRequestHandler):
             # Accepted and recorded; the answer comes too late for the client.
             self.server.fake.release.wait(self.server.fake.config.hold_seconds)
             self.close_connection = True
-        if self.server.fake.config.delay:
-            time.sleep(self.server.fake.config.delay)
+        config = self.server.fake.config
+        if config.delay_max > config.delay:
+            time.sleep(random.uniform(config.delay, config.delay_max))
+        elif config.delay:
+            time.sleep(config.delay)
         body = b"" if answer.payload is None else json.dumps(answer.payload).encode()
         head = (f"HTTP/1.1 {answer.status} {REASONS.get(answer.status, 'Unknown')}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -645,23 +686,35 @@ def _mix(text: str) -> dict[str, float]:
     return mix
 
 
+def _delay(text: str) -> tuple[float, float]:
+    """``0.2`` -> (0.2, 0.2); ``0.15-0.25`` -> (0.15, 0.25)."""
+    low, _, high = text.partition("-")
+    return float(low), float(high or low)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m harness.fakes.twilio",
                                      description="A Twilio-compatible fake of the Messages API on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--account-sid", default=ACCOUNT_SID)
     parser.add_argument("--auth-token", default=AUTH_TOKEN)
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--delay", type=_delay, default=(0.0, 0.0),
+                        help="seconds before each answer, or a range for jitter: 0.15-0.25")
     parser.add_argument("--errors", type=_mix, default={}, help="e.g. 500=0.01,429=0.01,drop=0.005,21211=0.01")
     parser.add_argument("--hold", type=float, default=30.0, help="seconds a 'timeout' answer is held")
     parser.add_argument("--rate-limit", type=float, default=0.0, help="messages per second per sender; 0: none")
     parser.add_argument("--rate-burst", type=float, default=1.0, help="tokens in the per-sender bucket")
     parser.add_argument("--callbacks", default="", help="status words to post back, e.g. sent,delivered")
     parser.add_argument("--callback-delay", type=float, default=0.0)
+    parser.add_argument("--segment-rate", type=float, default=0.0,
+                        help="segments per second per sender, queueing the rest (Twilio's queue); 0: none")
+    parser.add_argument("--queue-seconds", type=float, default=36_000.0,
+                        help="longest a text may wait in a sender's queue before 21611 refuses it")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     config = FakeConfig(
-        account_sid=args.account_sid, auth_token=args.auth_token, delay=args.delay, errors=args.errors,
+        account_sid=args.account_sid, auth_token=args.auth_token, delay=args.delay[0], delay_max=args.delay[1],
+        segment_rate=args.segment_rate, queue_seconds=args.queue_seconds, errors=args.errors,
         hold_seconds=args.hold, rate_limit=args.rate_limit, rate_burst=args.rate_burst,
         callbacks=[s for s in args.callbacks.split(",") if s], callback_delay=args.callback_delay, seed=args.seed,
     )

@@ -226,3 +226,45 @@ def test_status_callbacks_are_signed_like_twilios_and_accepted_by_the_app(
     # A request without the signature is refused, so the two above were signed right.
     assert requests.post(f"{live_server.url}/webhooks/twilio/status/{message.pk}/",
                          data={"MessageSid": "SMx", "MessageStatus": "failed"}).status_code == 403
+
+
+def test_latency_comes_with_jitter_in_the_range_given(fake_twilio):
+    import time
+
+    fake_twilio.fake.configure(FakeConfig(delay=0.05, delay_max=0.15))
+    took = []
+    for index in range(12):
+        start = time.monotonic()
+        send(f"text {index}")
+        took.append(time.monotonic() - start)
+    assert all(0.05 <= each < 0.5 for each in took)
+    assert max(took) - min(took) > 0.02  # drawn, not fixed
+
+
+def test_a_senders_queue_sends_at_its_rate_in_segments_and_refuses_past_its_limit(fake_twilio):
+    # Half a segment a second; a queue may hold a text at most 10 s.
+    fake_twilio.fake.configure(FakeConfig(segment_rate=0.5, queue_seconds=10))
+    send("Short.")  # 1 segment: leaves at once, the queue is busy 2 s
+    send("Long text. " * 20)  # 220 GSM-7 characters, 2 segments: leaves at 2 s, busy until 6 s
+    send("Dr. Núñez " * 10)  # UCS-2, 100 characters, 2 segments: leaves at 6 s, busy until 10 s
+    send("Next.")  # leaves at 10 s: just within the limit
+    with pytest.raises(SmsSendError) as caught:
+        send("Too many.")  # would wait 12 s
+    assert (caught.value.code, caught.value.retryable) == ("21611", True)
+
+    messages = fake_twilio.fake.messages
+    first = messages[0].received_at
+    assert [m.segments for m in messages] == [1, 2, 2, 1]
+    assert [round(m.sent_at - first) for m in messages] == [0, 2, 6, 10]
+    stats = fake_twilio.fake.stats()
+    assert (stats["outcomes"]["queue_overflow"], stats["segments"]) == (1, 6)
+    assert 9 <= stats["queue_wait_max_seconds"]["+12025550199"] <= 10
+
+
+def test_the_command_takes_a_latency_range_and_a_segment_rate(tmp_path):
+    process, client = provider_start(log_dir=tmp_path, options=["--delay", "0.15-0.25", "--segment-rate", "50"])
+    try:
+        config = requests.get(client.url + "/_fake/config").json()
+        assert (config["delay"], config["delay_max"], config["segment_rate"]) == (0.15, 0.25, 50)
+    finally:
+        process.stop()
