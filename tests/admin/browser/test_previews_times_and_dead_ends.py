@@ -76,6 +76,7 @@ def test_the_previews_say_what_will_and_will_not_happen_in_local_time(page, scre
     page.select_option("#id_time_zone", "Europe/London")
     page.fill("#id_email", "ann.lee@example.org")
     page.check("#id_email_consent")
+    page.set_checked("#id_sms_consent", False)  # email only: she agreed to nothing else
     page.select_option("#id_program", label=program.name)
     page.select_option("#id_anchor_event", "pvp")
     page.fill("#id_anchor_date", anchor.isoformat())
