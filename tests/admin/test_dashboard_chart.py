@@ -1,5 +1,7 @@
 """Issue 13, item 10: the dashboard's chart has ticks, a table, colours that differ and read, plain labels."""
 
+import colorsys
+
 import pytest
 from django.urls import reverse
 
@@ -34,6 +36,13 @@ def deuteranopia(colour: str) -> tuple[float, float, float]:
     return (0.29275 * r + 0.70725 * g, 0.29275 * r + 0.70725 * g, -0.02234 * r + 0.02234 * g + b)
 
 
+def hue_apart(a: str, b: str) -> float:
+    """How far apart two colours' hues are, in degrees round the colour wheel."""
+    hues = [colorsys.rgb_to_hsv(*(int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)))[0] * 360 for c in (a, b)]
+    apart = abs(hues[0] - hues[1])
+    return min(apart, 360 - apart)
+
+
 @pytest.mark.parametrize(("palette", "background"), [(STATUS_CHART_COLOURS, LIGHT_BACKGROUND),
                                                      (STATUS_CHART_COLOURS_DARK, DARK_BACKGROUND)])
 def test_every_status_colour_reads_against_its_themes_background(palette, background):
@@ -47,7 +56,9 @@ def test_every_status_colour_reads_against_its_themes_background(palette, backgr
 @pytest.mark.parametrize(("one", "other"), [(MessageStatus.SENT, MessageStatus.DELIVERED),
                                             (MessageStatus.SKIPPED, MessageStatus.PAUSED),
                                             (MessageStatus.FAILED, MessageStatus.DELIVERED)])
-def test_neighbouring_statuses_differ_for_colour_blind_readers(palette, one, other):
+def test_neighbouring_statuses_differ_in_hue_and_for_colour_blind_readers(palette, one, other):
+    # Not two greens or two golds told apart by lightness alone: hues at least 20 degrees apart.
+    assert hue_apart(palette[one], palette[other]) >= 20
     a, b = deuteranopia(palette[one]), deuteranopia(palette[other])
     assert sum((x - y) ** 2 for x, y in zip(a, b, strict=True)) ** 0.5 > 0.2
 

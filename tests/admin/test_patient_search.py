@@ -4,6 +4,7 @@ wherever the admin searches patients (on SQLite and PostgreSQL alike)."""
 import json
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from reminders.models import Patient
@@ -47,10 +48,15 @@ def test_other_terms_still_find_what_they_found(coord_a_client, garcia, someone_
     assert found(coord_a_client, url, "(305) 555-0100") == []
 
 
-def test_a_number_of_another_clinic_is_not_found(coord_a_client, side_b):
+def test_a_number_of_another_clinic_is_not_found(coord_a_client, side_b, make_coordinator):
     url = reverse("admin:reminders_patient_changelist")
-    assert found(coord_a_client, url, str(side_b.patient.mobile)) == []
-    assert found(coord_a_client, url, "+44 7911 123456") == []
+    terms = [str(side_b.patient.mobile), "+44 7911 123456", "+44-7911-123456"]
+    # Found by that clinic's own coordinator, in either format: only the clinic keeps it from coord-a.
+    coord_b_client = Client()
+    coord_b_client.force_login(make_coordinator(username="coord-b", clinic=side_b.clinic))
+    for term in terms:
+        assert found(coord_b_client, url, term) == [side_b.patient], term
+        assert found(coord_a_client, url, term) == [], term
 
 
 def test_the_inbox_finds_them_by_accentless_name_and_formatted_number(coord_a_client, side_a):
