@@ -346,6 +346,25 @@ def maintenance_connection(*, url: str) -> psycopg.Connection:
     )
 
 
+class RunLocked(Exception):
+    """Another run holds the database or the Redis db this run would use."""
+
+
+@contextlib.contextmanager
+def run_lock(*, database_url: str, redis_url: str):
+    """Hold the database and the Redis db for one run: a second run asking for either is refused
+    at once, never left to share them. PostgreSQL advisory locks, held on a connection of their own,
+    so runs from any checkout on the machine see each other, and a run that dies lets go."""
+    name = environ.Env.db_url_config(database_url)["NAME"]
+    keys = {f"database {name}": f"followup-run-db:{name}", f"Redis {redis_url}": f"followup-run-redis:{redis_url}"}
+    with maintenance_connection(url=database_url) as holder:
+        for what, key in keys.items():
+            taken = holder.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key]).fetchone()[0]
+            if not taken:
+                raise RunLocked(f"another run is using the {what}; wait for it, or give this run its own")
+        yield
+
+
 def _name_checked(*, url: str, required_prefix: str) -> str:
     name = environ.Env.db_url_config(url)["NAME"]
     if not name.startswith(required_prefix):

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from ..processes import database_recreate, processes_stop, provider_start
+from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
 from . import enrollment, memory, pacing, scan, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
+    BenchRefused,
     WORK_DIR,
     BenchTarget,
     OtherWork,
@@ -105,6 +106,14 @@ def benchmarks_run(*, quick: bool = False, only: set[int] | None = None,
                    progress: Callable[[str], None] = lambda line: None) -> Report:
     """Run the figures (all, or ``only`` these numbers) and return the report."""
     target: BenchTarget = bench_target()
+    try:
+        with run_lock(database_url=target.database_url, redis_url=target.redis_url):
+            return _run(target=target, quick=quick, only=only, progress=progress)
+    except RunLocked as exc:
+        raise BenchRefused(str(exc)) from exc
+
+
+def _run(*, target: BenchTarget, quick: bool, only: set[int] | None, progress: Callable[[str], None]) -> Report:
     # Anew, so that every run starts from the current migrations: a database left by an
     # older run may hold migrations since renamed.
     database_recreate(url=target.database_url, required_prefix=REQUIRED_PREFIX)

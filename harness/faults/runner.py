@@ -23,6 +23,7 @@ from ..processes import (
     beat_start,
     database_drop,
     database_recreate,
+    run_lock,
     free_port,
     processes_stop,
     provider_start,
@@ -301,10 +302,13 @@ def chaos_run(*, scenarios: list[Scenario], sizes: Sizes, url: str,
     """Run ``scenarios`` one after another, each on a fresh database and fresh processes."""
     config = database_config(url=url)
     template = f"{config['NAME']}_template"
-    say(f"migrating the template database {template}")
-    template_prepare(config=config, name=template)
-    try:
-        return [scenario_run(scenario=scenario, sizes=sizes, config=config, template=template, seed=seed, say=say)
-                for seed, scenario in enumerate(scenarios, start=1)]
-    finally:
-        database_drop(url=database_url(config=config, name=template), required_prefix=REQUIRED_PREFIX)
+    # Each scenario starts a Redis of its own; the database (and its template) is this run's alone.
+    with run_lock(database_url=url, redis_url=f"per-scenario:{config['NAME']}"):
+        say(f"migrating the template database {template}")
+        template_prepare(config=config, name=template)
+        try:
+            return [scenario_run(scenario=scenario, sizes=sizes, config=config, template=template, seed=seed,
+                                 say=say)
+                    for seed, scenario in enumerate(scenarios, start=1)]
+        finally:
+            database_drop(url=database_url(config=config, name=template), required_prefix=REQUIRED_PREFIX)

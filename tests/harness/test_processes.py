@@ -86,3 +86,22 @@ def test_waiting_gives_up_and_says_what_for():
         wait_until(lambda: False, timeout=0.2, what="the fake provider", interval=0.05)
     assert time.monotonic() - started < 2
 
+
+
+def test_two_runs_never_share_a_database_or_a_redis_db():
+    # On the machine's PostgreSQL server (every machine of the project has one), whatever the suite runs on.
+    from harness.processes import RunLocked, run_lock
+
+    url = "postgres://postgres@127.0.0.1:5432/bench_lock_probe"
+    other = url.replace("probe", "other")
+    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/12"):
+        with pytest.raises(RunLocked, match="database bench_lock_probe"), \
+                run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/11"):
+            pass
+        with pytest.raises(RunLocked, match=r"Redis redis://127\.0\.0\.1:6379/12"), \
+                run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/12"):
+            pass
+        with run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/11"):
+            pass  # another database and another Redis db: both runs go ahead
+    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/12"):
+        pass  # let go when the first run ended

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from harness.processes import RunLocked
 from harness.faults.database import DEFAULT_URL, ChaosDatabaseError, database_config, database_version
 from harness.faults.runner import FULL, QUICK, chaos_run
 from harness.faults.report import report_write, results_markdown, results_table
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             config = database_config(url=database_url)
             results = chaos_run(scenarios=chosen, sizes=QUICK if quick else FULL, url=database_url,
                                 say=lambda text: self.stderr.write(text))
-        except ChaosDatabaseError as exc:
+        except (ChaosDatabaseError, RunLocked) as exc:
             raise CommandError(str(exc)) from exc
         if report:
             report_write(path=report, markdown=results_markdown(

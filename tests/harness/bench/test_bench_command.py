@@ -67,12 +67,26 @@ def test_a_busy_machine_is_said_so():
     assert "**The machine was busy**" in markdown(report(busy=True), command="make bench")
 
 
+def test_a_full_run_fails_when_a_goal_is_missed_and_a_quick_one_does_not():
+    assert report().failure() == "figure(s) [1]: goal not met (see above)"
+    quick = report()
+    quick.quick = True
+    assert quick.failure() == ""  # speed goals are not judged on the CI smoke run's sizes
+    met = report()
+    met.figures[1].met = True
+    assert met.failure() == ""
+
+
 def test_a_run_fails_on_an_unmeasured_or_unsound_figure_whatever_its_speed():
-    # A slow figure is no failure: speed goals are not judged in the CI smoke run.
-    assert report().failure() == ""
-    unsound = report()
+    def quick_report():
+        made = report()
+        made.quick = True
+        return made
+
+    assert quick_report().failure() == ""
+    unsound = quick_report()
     unsound.figures[0].sound = False  # met, yet a message went twice (or was lost, or went early)
     assert unsound.failure() == "figure(s) [2]: messages sent twice, lost or early, or the work not done (see above)"
-    broken = report()
+    broken = quick_report()
     broken.figures[1].met = None
     assert broken.failure() == "figure(s) [1] could not be measured (see above)"
