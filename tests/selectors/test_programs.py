@@ -13,7 +13,8 @@ from reminders.selectors.programs import PreviewRow, program_preview, sample_cli
 from reminders.services.programs import programs_load
 
 ROW_KEYS = {"program", "step", "day", "time", "topic", "channel", "language", "is_first_message",
-            "asks", "subject", "text", "encoding", "segments", "characters", "send_at"}
+            "asks", "subject", "text", "encoding", "segments", "characters", "send_at",
+            "when", "relative_to", "appointment", "until", "records"}
 
 
 @pytest.fixture
@@ -29,12 +30,13 @@ def writes(queries) -> list[str]:
 
 def test_preview_renders_every_step_and_channel_without_writing(loaded):
     program = loaded["after-procedure"]
-    expected = [(s.key, c) for s in program.steps.all() for c in s.channels()]
+    expected = {(s.key, c) for s in program.steps.all() for c in s.channels()}
     with CaptureQueriesContext(connection) as queries:
         rows = program_preview(program=program, language="en")
     assert not writes(queries.captured_queries)
     assert len(queries.captured_queries) <= 2
-    assert [(r.step, r.channel) for r in rows] == expected
+    assert {(r.step, r.channel) for r in rows} == expected and len(rows) == len(expected)
+    assert [(r.day, r.time) for r in rows] == sorted((r.day, r.time) for r in rows)  # in the order they go out
     assert all(isinstance(r, PreviewRow) for r in rows)
     assert [r.is_first_message for r in rows].count(True) == 1 and rows[0].is_first_message
     for row in rows:
@@ -137,3 +139,4 @@ def test_render_programs_says_when_nothing_is_loaded(db):
     err = StringIO()
     call_command("render_programs", stdout=StringIO(), stderr=err)
     assert "load_programs" in err.getvalue()
+
