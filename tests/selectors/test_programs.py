@@ -181,3 +181,13 @@ def test_a_reminder_on_its_own_is_not_taken_for_the_first_text(loaded):
                       channel="sms")
     assert is_first_sms(message=welcome) is True
 
+
+def test_render_programs_says_when_a_reminder_goes_and_what_stops_a_step(loaded):
+    out = StringIO()
+    call_command("render_programs", "--language", "es", "--program", "after-procedure", stdout=out)
+    text = out.getvalue()
+    assert "1 day before consultation booked (sample appointment 2026-" in text
+    assert "1 day before bone density scan booked" in text
+    assert "stops at: consultation booked, consultation attended" in text
+    assert "answer 1 records: bone density scan done" in text
+    assert "Su visita de control es el" in text
