@@ -9,6 +9,7 @@ A language without its own template falls back to English.
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -83,10 +84,15 @@ def _render_sms(*, language: str, template: str, context: dict) -> str:
     return sms_text(text) if _written_in_gsm7(compiled.source) else " ".join(text.split())
 
 
+# A template comment ({# ... #}) is no text of the message: a note in it may be written in any alphabet.
+_TEMPLATE_COMMENT = re.compile(r"\{#.*?#\}")
+
+
 @lru_cache(maxsize=1024)
 def _written_in_gsm7(source: str) -> bool:
     """Whether a template's own text is GSM-7 (asked once per template, not per message)."""
-    return is_gsm7("".join(source.split()))  # a tab in the file does not count
+    text = _TEMPLATE_COMMENT.sub("", source)
+    return is_gsm7("".join(text.split()))  # a tab in the file does not count
 
 
 def _render_html(*, language: str, template: str, part: str, context: dict) -> str:
@@ -99,7 +105,8 @@ def is_first_sms(*, message: Message) -> bool:
     if message.channel != Channel.SMS:
         return False
     if message.pk is None:  # a preview of an unsaved message
-        return message.step.offset_days == 0
+        # Day 0 of the program; a reminder timed from an appointment ("day -1", "day 0") never opens it.
+        return message.step.offset_days == 0 and not message.step.relative_to
     return not Message.objects.filter(
         enrollment_id=message.enrollment_id, channel=Channel.SMS,
         status__in=REACHED_STATUSES,
@@ -138,6 +145,12 @@ def render_message(*, message: Message, first_sms: bool | None = None,
     language = message.enrollment.patient.language
     template = message.step.template
     context = message_context(message=message, first_sms=first_sms) | (context_overrides or {})
+    # A date in the text (an appointment's "30 September", "30 de septiembre") is written in the same language.
+    with translation.override(language):
+        return _render_message(message=message, language=language, template=template, context=context)
+
+
+def _render_message(*, message: Message, language: str, template: str, context: dict) -> RenderedMessage:
     try:
         if message.channel == Channel.SMS:
             text = _render_sms(language=language, template=template, context=context)

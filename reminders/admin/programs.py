@@ -8,7 +8,7 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from ..models import Language, Program, Step
+from ..models import Language, MilestoneKind, Program, Step
 from ..refusals import quoted
 from ..selectors.clinic_scoping import clinics_for_user
 from ..selectors.programs import program_preview
@@ -24,14 +24,35 @@ FROM_THE_FILE = ("Loaded from its file under reminders/programs/ by “python ma
                  "file raises the version.")
 
 
+def _kinds_words(kinds) -> str:
+    return ", ".join(str(MilestoneKind(k).label) if k in MilestoneKind.values else k for k in kinds)
+
+
 class StepInline(admin.TabularInline):
+    """The steps, the program's own days first, then the reminders timed from an appointment; with what
+    stops each one (a milestone recorded) and what a check-in's answer records, for a physician's review."""
+
     model = Step
-    fields = ["key", "offset_days", "send_time", "channel", "topic", "template", "max_lateness"]
+    fields = ["key", "when", "offset_days", "send_time", "channel", "topic", "template", "max_lateness",
+              "stops_at", "answers_record"]
     readonly_fields = fields
     verbose_name_plural = "Steps, as the program's file has them (change them there)"
     extra = 0
-    ordering = ["offset_days", "send_time"]
+    ordering = ["relative_to", "offset_days", "send_time"]
     can_delete = False
+
+    @admin.display(description="When")
+    def when(self, obj: Step) -> str:
+        return obj.when
+
+    @admin.display(description="Stops once recorded")
+    def stops_at(self, obj: Step) -> str:
+        return _kinds_words(obj.until or []) or "-"
+
+    @admin.display(description="Answer records")
+    def answers_record(self, obj: Step) -> str:
+        records = obj.answer_milestones or {}
+        return "; ".join(f"{answer}: {_kinds_words([kind])}" for answer, kind in sorted(records.items())) or "-"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

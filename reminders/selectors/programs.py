@@ -6,13 +6,17 @@ objects in memory and renders every step and channel through
 ``reminders.rendering``, the code that renders real messages at send time.
 The ``render_programs`` command prints it for a physician's review; the admin
 can show the same rows for a program or for one patient's enrollment.
+
+A step timed from an appointment (a reminder the evening before a booked
+consultation or bone density scan) is rendered for a sample appointment: the
+consultation on the clinic's target day, the scan at 6 weeks, both at 10:30.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from django.utils import timezone
@@ -27,14 +31,21 @@ from ..models import (
     Clinic,
     Enrollment,
     Message,
+    Milestone,
+    MilestoneKind,
     Patient,
     Program,
     Step,
     step_title,
 )
+from ..planning import appointment_moment
 from ..scheduling import local_send_time
 
 SAMPLE_UNSUBSCRIBE_URL = "https://followup.example/u/sample-token"
+# The sample appointments a reminder is previewed for: a consultation on the clinic's target day
+# (clinic.consultation_target_days), a bone density scan at 6 weeks (due within 12), at this time.
+SAMPLE_DXA_DAYS = 42
+SAMPLE_APPOINTMENT_TIME = time(10, 30)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,14 @@ class PreviewRow:
     segments: int | None  # SMS only
     characters: int
     send_at: datetime | None = None  # local time in the patient's zone, when an anchor date is given
+    # When the step goes out in words: "Day 7", or "1 day before consultation booked" for a step
+    # timed from an appointment (relative_to: the milestone; appointment: the sample one, "YYYY-MM-DD HH:MM").
+    when: str = ""
+    relative_to: str = ""
+    appointment: str = ""
+    # The milestones that stop the step, and the milestones its answers record ({"1": "dxa_done"}).
+    until: list[str] = field(default_factory=list)
+    records: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -66,6 +85,16 @@ class PreviewRow:
     @property
     def asks_label(self) -> str:
         return str(AnswerKind(self.asks).label) if self.asks in AnswerKind.values and self.asks else self.asks
+
+    @property
+    def until_label(self) -> str:
+        """What stops the step, in words: "consultation booked, consultation attended"."""
+        return ", ".join(_kind_words(kind) for kind in self.until)
+
+    @property
+    def records_label(self) -> str:
+        """What its answers record, in words: "1: consultation attended"."""
+        return "; ".join(f"{answer}: {_kind_words(kind)}" for answer, kind in sorted(self.records.items()))
 
     def as_dict(self, *, html: bool = False) -> dict:
         row = asdict(self)
@@ -86,6 +115,7 @@ def sample_clinic() -> Clinic:
         lifting_limit="nothing heavier than a gallon of milk for 6 weeks",
         driving_advice="no driving for 2 weeks, and never while you take opioid pain medicine",
         consultation_target_days=14,
+        address="1250 Riverside Avenue, Suite 400",
     )
 
 
@@ -97,6 +127,29 @@ def sample_patient(*, clinic: Clinic, language: str, discreet: bool = False) -> 
         email="patient@example.com", language=language, discreet=discreet,
         sms_consent=True, email_consent=True,
     )
+
+
+def sample_appointments(*, clinic: Clinic, anchor_date: date) -> dict[str, Milestone]:
+    """The appointments a preview times and renders reminders for (unsaved), by milestone kind."""
+    return {
+        MilestoneKind.CONSULTATION_BOOKED: Milestone(
+            kind=MilestoneKind.CONSULTATION_BOOKED, time=SAMPLE_APPOINTMENT_TIME,
+            date=anchor_date + timedelta(days=clinic.consultation_target_days)),
+        MilestoneKind.DXA_BOOKED: Milestone(
+            kind=MilestoneKind.DXA_BOOKED, time=SAMPLE_APPOINTMENT_TIME,
+            date=anchor_date + timedelta(days=SAMPLE_DXA_DAYS)),
+    }
+
+
+def _send_moment(*, step: Step, anchor_date: date, appointment: Milestone | None, zone) -> datetime:
+    """When ``step`` goes out (UTC), before quiet hours: from the anchor, or from its appointment."""
+    if appointment is None:
+        return local_send_time(anchor_date=anchor_date, offset_days=step.offset_days, send_time=step.send_time,
+                               zone=zone)
+    moment = appointment_moment(milestone=appointment, step=step, zone=zone)
+    if moment is None:  # "2 hours before" an appointment without a time: placed on its day
+        moment = local_send_time(anchor_date=appointment.date, offset_days=0, send_time=time(0), zone=zone)
+    return moment
 
 
 def render_preview_message(
@@ -124,6 +177,7 @@ def program_preview(
     first_sms_step: str | None = None,
     unsubscribe_url: str = SAMPLE_UNSUBSCRIBE_URL,
     anchor_date: date | None = None,
+    appointments: Mapping[str, Milestone | None] | None = None,
 ) -> list[PreviewRow]:
     """Every message of ``program``, in timeline order, rendered for one patient.
 
@@ -135,7 +189,11 @@ def program_preview(
     notice) unless ``first_sms_step`` names another step, as when a late
     enrollment skips day 0. With ``anchor_date`` (the diagnosis or procedure
     day) each row also says when it goes out, in the patient's zone, before
-    quiet hours. Nothing is saved.
+    quiet hours. A step timed from an appointment is rendered for
+    ``appointments[kind]`` (by default ``sample_appointments``: a consultation
+    on the clinic's target day, a scan at 6 weeks) and takes its place in the
+    timeline from it; one whose kind has no appointment there is left out.
+    Nothing is saved.
     """
     clinic = clinic or (patient.clinic if patient else sample_clinic())
     if patient is None:
@@ -146,36 +204,51 @@ def program_preview(
         patient.clinic = clinic
         patient.language = language
     anchor_event = sorted(ANCHOR_EVENTS_BY_KIND.get(program.kind, {""}))[0]
-    enrollment = Enrollment(patient=patient, program=program, anchor_event=anchor_event,
-                            anchor_date=anchor_date or timezone.now().astimezone(patient.zone).date())
+    day0 = anchor_date or timezone.now().astimezone(patient.zone).date()
+    enrollment = Enrollment(patient=patient, program=program, anchor_event=anchor_event, anchor_date=day0)
     zone = patient.zone
-    ordered = sorted(
-        steps if steps is not None else program.steps.all(),
-        key=lambda s: (s.offset_days, s.send_time, s.key),
-    )
+    if appointments is None:
+        appointments = sample_appointments(clinic=clinic, anchor_date=day0)
+    timed = []
+    for step in steps if steps is not None else program.steps.all():
+        appointment = appointments.get(step.relative_to) if step.relative_to else None
+        if step.relative_to and appointment is None:
+            continue  # no appointment to remind of
+        moment = _send_moment(step=step, anchor_date=day0, appointment=appointment, zone=zone)
+        timed.append((moment, step, appointment))
+    # In the order they go out: a reminder takes its place from its (sample) appointment.
+    timed.sort(key=lambda item: (item[0], item[1].key))
     if first_sms_step is None:
-        first_sms_step = next((s.key for s in ordered if Channel.SMS in s.channels()), None)
+        first_sms_step = next((s.key for _, s, _ in timed if Channel.SMS in s.channels()), None)
     rows = []
-    for step in ordered:
+    for moment, step, appointment in timed:
+        local = moment.astimezone(zone)
         for channel in step.channels():
-            message = Message(enrollment=enrollment, step=step, channel=channel)
+            message = Message(enrollment=enrollment, step=step, channel=channel, milestone=appointment)
             first = channel == Channel.SMS and step.key == first_sms_step
             rendered = render_preview_message(
                 message=message, is_first_message=first, unsubscribe_url=unsubscribe_url
             )
             cost = sms_cost(rendered.text) if channel == Channel.SMS else None
             rows.append(PreviewRow(
-                program=program.slug, step=step.key, day=step.offset_days,
-                time=step.send_time.strftime("%H:%M"), topic=step.topic, channel=channel,
+                program=program.slug, step=step.key, day=(local.date() - day0).days,
+                time=local.strftime("%H:%M"), topic=step.topic, channel=channel,
                 language=language, is_first_message=first, asks=step.asks or "",
                 subject=rendered.subject, text=rendered.text, html=rendered.html,
                 encoding=cost.encoding if cost else None, segments=cost.segments if cost else None,
                 characters=len(rendered.text),
-                send_at=local_send_time(
-                    anchor_date=anchor_date, offset_days=step.offset_days, send_time=step.send_time, zone=zone,
-                ).astimezone(zone) if anchor_date else None,
+                send_at=local if anchor_date else None,
+                when=step.when, relative_to=step.relative_to,
+                appointment=_appointment_words(appointment),
+                until=list(step.until or []), records=dict(step.answer_milestones or {}),
             ))
     return rows
+
+
+def _appointment_words(appointment: Milestone | None) -> str:
+    if appointment is None:
+        return ""
+    return f"{appointment.date:%Y-%m-%d}" + (f" {appointment.time:%H:%M}" if appointment.time else "")
 
 
 def programs_from_files(*, paths: Iterable[Path]) -> list[tuple[Program, list[Step]]]:
@@ -192,3 +265,7 @@ def programs_from_files(*, paths: Iterable[Path]) -> list[tuple[Program, list[St
                               **step_fields(raw, where=f"{path.name} step {index}")))
         found.append((program, steps))
     return found
+
+
+def _kind_words(kind: str) -> str:
+    return str(MilestoneKind(kind).label).lower() if kind in MilestoneKind.values else kind

@@ -41,9 +41,11 @@ DEMO_ZONES = [
 
 CLINICS = [
     {"key": "a", "name": "Riverside Spine and Bone Clinic", "phone": "+12025550143",
-     "email": "followup@riverside.example", "time_zone": "America/New_York"},
+     "email": "followup@riverside.example", "time_zone": "America/New_York",
+     "address": "1250 Riverside Avenue, Suite 400"},
     {"key": "b", "name": "Hillcrest Fracture Liaison Service", "phone": "+442079460958",
-     "email": "followup@hillcrest.example", "time_zone": "Europe/London"},
+     "email": "followup@hillcrest.example", "time_zone": "Europe/London",
+     "address": "Hillcrest Hospital, Outpatients B, Level 2"},
 ]
 
 # The coordinators' own numbers, for "Send a test SMS to yourself".

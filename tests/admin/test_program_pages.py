@@ -70,7 +70,7 @@ def test_the_page_says_the_file_is_where_steps_are_changed(admin_client, coord_a
 def test_a_loaded_program_stays_as_its_file_says(admin_client, db):
     """What the issue saw: the edit was lost at the next load. Now there is none to lose."""
     [loaded] = [program_load(path=path).program for path in sorted(PROGRAMS_DIR.glob("after_procedure.toml"))]
-    step = loaded.steps.order_by("offset_days", "send_time").first()
+    step = loaded.steps.filter(relative_to="").order_by("offset_days", "send_time").first()
     admin_client.post(reverse("admin:reminders_program_change", args=[loaded.pk]),
                       _step_post(loaded, **{"steps-0-offset_days": "40", "steps-0-send_time": "03:00"}))
     step.refresh_from_db()
@@ -78,3 +78,27 @@ def test_a_loaded_program_stays_as_its_file_says(admin_client, db):
     assert program_load(path=PROGRAMS_DIR / "after_procedure.toml").changed is False
     step.refresh_from_db()
     assert step.max_lateness == timedelta(hours=24) and (step.offset_days, step.send_time) == (0, time(18, 0))
+
+
+def test_the_steps_say_when_they_go_and_what_stops_them(admin_client, coord_a_client, db):
+    """A physician reviewing a program sees the reminders timed from an appointment, what recorded
+    milestone stops each step, and what a check-in's answer records; the timeline shows the same."""
+    [loaded] = [program_load(path=path).program for path in sorted(PROGRAMS_DIR.glob("after_diagnosis.toml"))]
+    for client in (admin_client, coord_a_client):
+        page = html.unescape(client.get(reverse("admin:reminders_program_change", args=[loaded.pk]))
+                             .content.decode())
+        for column, header in (("when", "When"), ("stops_at", "Stops once recorded"),
+                               ("answers_record", "Answer records")):
+            assert f'<th class="column-{column}">{header}' in page, header
+        assert "<p>1 day before consultation booked</p>" in page
+        assert "<p>1 day before bone density scan booked</p>" in page
+        assert "<p>Consultation booked, Consultation attended</p>" in page
+        assert "<p>1: Consultation attended</p>" in page
+        # The program's own days first, then the reminders.
+        assert page.index("<p>Day 365</p>") < page.index("<p>1 day before consultation booked</p>")
+
+        timeline = html.unescape(client.get(reverse("admin:reminders_program_timeline", args=[loaded.pk]))
+                                 .content.decode())
+        assert "1 day before consultation booked (sample appointment " in timeline
+        assert "stops once recorded: consultation booked, consultation attended" in timeline
+        assert "answer records: 1: consultation attended" in timeline

@@ -2,7 +2,7 @@
 
 import re
 import tomllib
-from datetime import time
+from datetime import date, datetime, time
 from io import StringIO
 
 from django.core.management import call_command
@@ -32,6 +32,8 @@ FIRST_VERSION_KEYS = {
 }
 TOPICS = {"specialist_consultation", "early_mobilization", "warning_signs", "wound_care", "pain",
           "bone_health", "medication", "falls"}
+# The word that starts the key of a step timed from an appointment.
+APPOINTMENT_KEY_PREFIXES = {"consultation_booked": "consultation", "dxa_booked": "dxa"}
 # What escalate_when may say, per kind of answer.
 ESCALATION_RULES = {
     AnswerKind.PAIN_SCORE: r"(>=|<=|>|<)(10|[0-9])",
@@ -68,9 +70,15 @@ def test_every_step_is_complete_and_valid():
                 problems.append(f"{program.slug}/{step.key}: {exc}")
             if step.topic not in TOPICS:
                 problems.append(f"{program.slug}/{step.key}: topic {step.topic}")
-            named_day = re.fullmatch(r"day\d{2,3}-[a-z0-9-]+", step.key)
-            if not named_day or int(step.key[3:6].rstrip("-")) != step.offset_days:
-                problems.append(f"{program.slug}/{step.key}: the key does not name day {step.offset_days}")
+            if step.relative_to:
+                # Timed from an appointment: the key names the appointment, not a day of the program.
+                prefix = APPOINTMENT_KEY_PREFIXES[step.relative_to]
+                if not re.fullmatch(rf"{prefix}-[a-z0-9-]+", step.key):
+                    problems.append(f"{program.slug}/{step.key}: the key does not start with {prefix}-")
+            else:
+                named_day = re.fullmatch(r"day\d{2,3}-[a-z0-9-]+", step.key)
+                if not named_day or int(step.key[3:6].rstrip("-")) != step.offset_days:
+                    problems.append(f"{program.slug}/{step.key}: the key does not name day {step.offset_days}")
             if step.max_lateness is None or step.max_lateness.total_seconds() <= 0:
                 problems.append(f"{program.slug}/{step.key}: needs a late policy")
     assert not problems, "\n".join(problems)
@@ -97,11 +105,26 @@ def test_check_ins_say_when_to_escalate_and_what_to_do():
 
 
 def test_at_most_one_sms_a_day_and_none_in_quiet_hours():
+    """On the program's own days; an appointment reminder comes on its appointment's eve, whatever day that is."""
     for program, steps in program_files():
-        sms_days = [s.offset_days for s in steps if "sms" in s.channels()]
+        sms_days = [s.offset_days for s in steps if "sms" in s.channels() and not s.relative_to]
         assert len(sms_days) == len(set(sms_days)), f"{program.slug}: two SMS on one day"
         for step in steps:
             assert time(8, 0) <= step.send_time < time(21, 0), f"{program.slug}/{step.key}"
+
+
+def test_every_booked_appointment_is_reminded_the_evening_before_and_never_on_the_day():
+    """A reminder the evening before each booked consultation and bone density scan, by SMS, whose
+    late policy ends before the default quiet hours (21:00), so a late one is skipped, not sent on the day."""
+    for program, steps in program_files():
+        reminders = {s.relative_to: s for s in steps if s.relative_to}
+        assert set(reminders) == {"consultation_booked", "dxa_booked"}, program.slug
+        for step in reminders.values():
+            where = f"{program.slug}/{step.key}"
+            assert (step.offset_days, step.offset_hours, step.send_time) == (-1, None, time(18, 0)), where
+            assert step.channel == "sms" and not step.asks, where
+            latest = datetime.combine(date.min, step.send_time) + step.max_lateness
+            assert latest.time() < time(21, 0) and latest.date() == date.min, where
 
 
 def test_the_programs_cover_a_year_and_the_issues_milestones():

@@ -13,7 +13,8 @@ from reminders.selectors.programs import PreviewRow, program_preview, sample_cli
 from reminders.services.programs import programs_load
 
 ROW_KEYS = {"program", "step", "day", "time", "topic", "channel", "language", "is_first_message",
-            "asks", "subject", "text", "encoding", "segments", "characters", "send_at"}
+            "asks", "subject", "text", "encoding", "segments", "characters", "send_at",
+            "when", "relative_to", "appointment", "until", "records"}
 
 
 @pytest.fixture
@@ -29,12 +30,13 @@ def writes(queries) -> list[str]:
 
 def test_preview_renders_every_step_and_channel_without_writing(loaded):
     program = loaded["after-procedure"]
-    expected = [(s.key, c) for s in program.steps.all() for c in s.channels()]
+    expected = {(s.key, c) for s in program.steps.all() for c in s.channels()}
     with CaptureQueriesContext(connection) as queries:
         rows = program_preview(program=program, language="en")
     assert not writes(queries.captured_queries)
     assert len(queries.captured_queries) <= 2
-    assert [(r.step, r.channel) for r in rows] == expected
+    assert {(r.step, r.channel) for r in rows} == expected and len(rows) == len(expected)
+    assert [(r.day, r.time) for r in rows] == sorted((r.day, r.time) for r in rows)  # in the order they go out
     assert all(isinstance(r, PreviewRow) for r in rows)
     assert [r.is_first_message for r in rows].count(True) == 1 and rows[0].is_first_message
     for row in rows:
@@ -137,3 +139,55 @@ def test_render_programs_says_when_nothing_is_loaded(db):
     err = StringIO()
     call_command("render_programs", stdout=StringIO(), stderr=err)
     assert "load_programs" in err.getvalue()
+
+
+def test_preview_renders_the_reminders_for_a_sample_appointment_in_their_place(loaded):
+    """The evening before a consultation on the clinic's target day and a scan at 6 weeks, both at 10:30,
+    at the sample clinic's address."""
+    from datetime import date
+
+    rows = program_preview(program=loaded["after-diagnosis"], language="en", anchor_date=date(2026, 6, 2))
+    steps = [r.step for r in rows]
+    consultation = rows[steps.index("consultation-evening-before")]
+    scan = rows[steps.index("dxa-evening-before")]
+    assert (consultation.day, consultation.time, consultation.send_at.date()) == (13, "18:00", date(2026, 6, 15))
+    assert (consultation.when, consultation.relative_to, consultation.appointment) == (
+        "1 day before consultation booked", "consultation_booked", "2026-06-16 10:30")
+    assert "16 June at 10:30 AM, at 1250 Riverside Avenue, Suite 400." in consultation.text
+    assert (scan.day, scan.appointment) == (41, "2026-07-14 10:30") and "14 July at 10:30 AM" in scan.text
+    assert steps.index("day07-specialist-check") < steps.index("consultation-evening-before") < steps.index(
+        "day14-pain-check")
+    assert steps.index("day28-pain-check") < steps.index("dxa-evening-before") < steps.index("day42-six-week-check")
+    assert not consultation.is_first_message and not scan.is_first_message
+    welcome = rows[0]
+    assert (welcome.step, welcome.when, welcome.relative_to, welcome.until) == ("day00-welcome", "Day 0", "", [])
+    booking = rows[steps.index("day01-book-specialist")]
+    assert booking.until == ["consultation_booked", "consultation_attended"]
+    check = rows[steps.index("day07-specialist-check")]
+    assert check.records == {"1": "consultation_attended"}
+
+
+def test_a_reminder_on_its_own_is_not_taken_for_the_first_text(loaded):
+    """An unsaved reminder timed "day -1" (or 0) from an appointment never opens the enrollment."""
+    from reminders.rendering import is_first_sms
+
+    program = loaded["after-procedure"]
+    for step in program.steps.exclude(relative_to=""):
+        for offset in (-1, 0):
+            step.offset_days = offset
+            message = Message(enrollment=Enrollment(program=program), step=step, channel="sms")
+            assert is_first_sms(message=message) is False
+    welcome = Message(enrollment=Enrollment(program=program), step=program.steps.get(key="day00-welcome"),
+                      channel="sms")
+    assert is_first_sms(message=welcome) is True
+
+
+def test_render_programs_says_when_a_reminder_goes_and_what_stops_a_step(loaded):
+    out = StringIO()
+    call_command("render_programs", "--language", "es", "--program", "after-procedure", stdout=out)
+    text = out.getvalue()
+    assert "1 day before consultation booked (sample appointment 2026-" in text
+    assert "1 day before bone density scan booked" in text
+    assert "stops at: consultation booked, consultation attended" in text
+    assert "answer 1 records: bone density scan done" in text
+    assert "Su visita de control es el" in text

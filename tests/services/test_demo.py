@@ -28,6 +28,7 @@ def test_the_demo_has_a_coordinator_per_clinic_patients_in_several_states_and_re
 
     clinic_a = Clinic.objects.get(name="Riverside Spine and Bone Clinic")
     clinic_b = Clinic.objects.get(name="Hillcrest Fracture Liaison Service")
+    assert clinic_a.address and clinic_b.address  # quoted in the appointment reminders
     roles = {(c.user.username, c.clinic_id) for c in Coordinator.objects.select_related("user")}
     assert roles == {("coord-a", clinic_a.pk), ("coord-b", clinic_b.pk)}
     for username in ("admin", "coord-a", "coord-b"):

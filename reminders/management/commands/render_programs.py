@@ -3,7 +3,7 @@ import textwrap
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reminders.models import Language, Program
+from reminders.models import Language, MilestoneKind, Program
 from reminders.selectors.programs import program_preview, programs_from_files
 from reminders.program_files import PROGRAMS_DIR
 
@@ -11,7 +11,9 @@ from reminders.program_files import PROGRAMS_DIR
 class Command(BaseCommand):
     help = (
         "Print every message of every program, in every language and channel, rendered for a "
-        "sample clinic and patient (in memory: nothing is written). For a physician's review."
+        "sample clinic and patient (in memory: nothing is written), a reminder timed from an appointment "
+        "for a sample one (a consultation on the clinic's target day, a bone density scan at 6 weeks, at "
+        "10:30), with what stops each step and what a check-in's answer records. For a physician's review."
     )
 
     def add_arguments(self, parser):
@@ -65,10 +67,18 @@ class Command(BaseCommand):
         return programs
 
     def _write_row(self, row) -> None:
-        """One message as a reviewer reads it: its facts on a line, then its text, wrapped."""
+        """One message as a reviewer reads it: its facts on a line, then its text, wrapped. A reminder
+        says when it goes from its appointment (a sample one); a step that listens to the patient's road
+        says what stops it and what its answers record."""
         facts = [f"day {row.day}", row.time, row.channel, row.topic]
+        if row.relative_to:
+            facts.insert(0, f"{row.when} (sample appointment {row.appointment})")
         if row.asks:
             facts.append(f"asks {row.asks}")
+        if row.until:
+            facts.append(f"stops at: {', '.join(_kind_words(kind) for kind in row.until)}")
+        for answer, kind in sorted(row.records.items()):
+            facts.append(f"answer {answer} records: {_kind_words(kind)}")
         if row.channel == "sms":
             facts.append(f"{row.encoding}, {row.segments} segment(s), {row.characters} chars")
         if row.is_first_message:
@@ -79,3 +89,8 @@ class Command(BaseCommand):
         for line in row.text.splitlines() or [""]:
             for part in textwrap.wrap(line, width=96) or [""]:
                 self.stdout.write(f"  {part}")
+
+
+def _kind_words(kind: str) -> str:
+    """A milestone kind as people say it: "consultation booked"."""
+    return str(MilestoneKind(kind).label).lower() if kind in MilestoneKind.values else kind
