@@ -44,7 +44,7 @@ class ClinicAdmin(TimeZoneAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
                                     "Set up by the service's administrators."}),
         ("Clinical settings", {
             "fields": ["emergency_number", "after_hours_phone", "lifting_limit", "driving_advice",
-                       "consultation_target_days"],
+                       "consultation_target_days", "address"],
             "description": "Quoted in the messages; signed off by the clinic's physician."}),
     ]
 

@@ -127,3 +127,15 @@ def test_consent_given_in_the_admin_is_written_to_the_ledger(staff, clinic, admi
     assert staff.post(reverse("admin:reminders_patient_change", args=[patient.pk]), form).status_code == 302
     events = set(ConsentEvent.objects.values_list("channel", "given"))
     assert events == {("sms", True), ("sms", False), ("email", True)}
+
+
+def test_the_clinic_page_has_the_address_and_the_sender(staff, clinic, client, make_coordinator):
+    page = staff.get(reverse("admin:reminders_clinic_change", args=[clinic.pk])).content.decode()
+    for field in ("address", "sms_sender", "sms_sender_kind", "sms_segments_per_second"):
+        assert f'name="{field}"' in page
+
+    # A coordinator reads the clinic's settings (an administrator changes them).
+    client.force_login(make_coordinator(username="coord-clinic", clinic=clinic))
+    page = client.get(reverse("admin:reminders_clinic_change", args=[clinic.pk])).content.decode()
+    assert "Address" in page and "Kind of sender" in page
+    assert 'name="sms_sender"' not in page
