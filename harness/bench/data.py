@@ -69,8 +69,9 @@ def due_sms_insert(*, clinic: Clinic, program: Program, count: int, first_due: d
     _execute(
         """
         INSERT INTO reminders_message (enrollment_id, step_id, channel, scheduled_at, due_at, status, reason,
-                                       attempts, error_code, provider_message_id, subject, body, updated_at)
-        SELECT e.id, %(step)s, 'sms', d.due, d.due, 'pending', '', 0, '', '', '', '', now()
+                                       cancel_source, attempts, error_code, provider_message_id, subject, body,
+                                       updated_at)
+        SELECT e.id, %(step)s, 'sms', d.due, d.due, 'pending', '', '', 0, '', '', '', '', now()
         FROM reminders_enrollment e,
              LATERAL (SELECT %(first_due)s::timestamptz
                              + (e.id - %(first)s) * %(gap)s * interval '1 second' AS due) AS d
@@ -83,7 +84,7 @@ def due_sms_insert(*, clinic: Clinic, program: Program, count: int, first_due: d
 
 
 def rows_per_enrollment(program: Program) -> int:
-    return sum(len(step.channels()) for step in program.steps.all())
+    return sum(len(step.channels()) for step in program.steps.all() if not step.relative_to)
 
 
 def history_insert(*, clinic: Clinic, program: Program, rows: int, future_only: bool = False) -> int:
@@ -99,11 +100,11 @@ def history_insert(*, clinic: Clinic, program: Program, rows: int, future_only: 
     return _execute(
         """
         INSERT INTO reminders_message (enrollment_id, step_id, channel, scheduled_at, due_at, status, reason,
-                                       attempts, error_code, delivered_at, sent_at, provider_message_id,
-                                       subject, body, updated_at)
+                                       cancel_source, attempts, error_code, delivered_at, sent_at,
+                                       provider_message_id, subject, body, updated_at)
         SELECT e.id, s.id, c.channel, t.due, t.due,
                CASE WHEN t.due >= now() THEN 'pending' WHEN mod(e.id + s.id, 10) = 0 THEN 'sent' ELSE 'delivered' END,
-               '', CASE WHEN t.due < now() THEN 1 ELSE 0 END, '',
+               '', '', CASE WHEN t.due < now() THEN 1 ELSE 0 END, '',
                CASE WHEN t.due < now() AND mod(e.id + s.id, 10) <> 0 THEN t.due + interval '4 seconds' END,
                CASE WHEN t.due < now() THEN t.due + interval '1 second' END,
                CASE WHEN t.due < now() AND c.channel = 'sms' THEN 'SM' || md5(e.id || ':' || s.id) ELSE '' END,
@@ -115,6 +116,7 @@ def history_insert(*, clinic: Clinic, program: Program, rows: int, future_only: 
                                   ELSE ARRAY[s.channel::text] END) AS c(channel)
         CROSS JOIN LATERAL (SELECT ((e.anchor_date + s.offset_days) + s.send_time) AT TIME ZONE 'UTC' AS due) AS t
         WHERE e.id BETWEEN %(first)s AND %(last)s
+          AND s.relative_to = ''  -- reminders of appointments come with appointments, not with the anchor
         """,
         {"body": SENT_BODY, "first": first, "last": last},
     )

@@ -64,7 +64,7 @@ def chaos_messages_plan(*, patients: int, now: datetime, seed: int) -> Plan:
     messages, too_late = [], 0
     for enrollment in enrollments:
         for planned in enrollment_plan(patient=enrollment.patient, program=program,
-                                       anchor_date=enrollment.anchor_date, now=now):
+                                       anchor_date=enrollment.anchor_date, now=now, milestones=()):
             # Whatever the step's day, due within the last half minute: one backlog.
             due_at = now - timedelta(seconds=rng.uniform(0, 30))
             if planned.step.max_lateness and rng.random() < TOO_LATE_SHARE:
