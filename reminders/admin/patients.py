@@ -16,6 +16,7 @@ from ..services.privacy import patient_forget
 from ..services.sms_test import sms_test_patient_problem, sms_test_render, sms_test_send_to_patient
 from .display import admin_page, local_time, mobile_ending, send_fate
 from .forms import PatientEnrollmentForm, TimeZoneModelForm, time_zone_form_field
+from .milestones import PatientRoadAdminMixin
 from .scoping import ClinicScopedAdminMixin, CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
 
 
@@ -97,7 +98,7 @@ ENROLL_FIELDSETS = [
 
 
 @admin.register(Patient)
-class PatientAdmin(TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
+class PatientAdmin(PatientRoadAdminMixin, TimeZoneAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["__str__", "clinic", "mobile", "email", "language", "reached_by"]
     list_filter = [clinic_list_filter("clinic"), "language", "sms_consent", "email_consent"]
     # Names without regard to accents ("garcia" finds García), on PostgreSQL and SQLite alike;
