@@ -7,14 +7,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
-from ..models import SENT_STATUSES, Enrollment, Message, MessageStatus
+from ..models import SENT_STATUSES, Enrollment, EnrollmentStatus, Message, MessageStatus, StepMute
 from ..selectors.clinic_scoping import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from ..selectors.programs import program_preview
@@ -29,7 +29,9 @@ from ..services.enrollments import (
 )
 from .display import admin_page, local_time, send_fate
 from .forms import AnchorChangeForm, CsvUploadForm, StatusChangeForm, errors_to_form
+from .milestones import appointment_words
 from .scoping import CsvExportMixin, ScopedHistoryAdmin, clinic_list_filter
+from .step_mutes import StepMuteAdminMixin
 
 STATUS_SERVICES = {"pause": enrollment_pause, "resume": enrollment_resume, "cancel": enrollment_cancel}
 STATUS_WORDS = {"pause": ("Pause", "paused"), "resume": ("Resume", "resumed"), "cancel": ("Cancel", "cancelled")}
@@ -48,16 +50,36 @@ def timeline_row(row, message: Message | None) -> dict:
 
 
 class MessageInline(admin.TabularInline):
+    """The enrollment's timeline: each message with its step, the appointment a reminder is about, its
+    time in the patient's zone, what became of it in words, and the step's mute for this patient."""
+
     model = Message
-    fields = ["step", "channel", "send_time_local", "status", "reason", "sent_at_local"]
+    fields = ["step", "appointment", "channel", "send_time_local", "status_words", "sent_at_local"]
     readonly_fields = fields
     extra = 0
     can_delete = False
-    # In the order of the program's days, not of the send times quiet hours moved.
-    ordering = ["step__offset_days", "step__send_time", "step__key", "channel"]
+    # In the order of the planned times (an appointment's reminders among the program's days),
+    # not of the send times quiet hours moved.
+    ordering = ["scheduled_at", "step__key", "channel"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("step", "enrollment__patient__clinic")
+        muted = StepMute.objects.filter(enrollment=OuterRef("enrollment_id"), step=OuterRef("step_id"),
+                                        unmuted_at__isnull=True)
+        return (super().get_queryset(request).select_related("step", "milestone", "enrollment__patient__clinic")
+                .annotate(muted_reason=Subquery(muted.values("reason")[:1])))
+
+    def get_fields(self, request, obj=None):
+        # Muting is offered on an open enrollment, to who may change it.
+        if obj is not None and obj.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED) \
+                and self.parent_model_admin(request).has_change_permission(request, obj):
+            return [*self.fields, "mute"]
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def parent_model_admin(self, request):
+        return self.admin_site.get_model_admin(Enrollment)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -65,13 +87,34 @@ class MessageInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="Appointment")
+    def appointment(self, obj: Message) -> str:
+        return appointment_words(obj.milestone) or "-"
+
     @admin.display(description="Send time (patient's zone)")
     def send_time_local(self, obj: Message) -> str:
         return local_time(obj.due_at, obj.enrollment.patient.zone)
 
+    @admin.display(description="Status")
+    def status_words(self, obj: Message):
+        if not obj.reason:
+            return obj.get_status_display()
+        return format_html('{}<br><span class="followup-note message-reason">{}</span>', obj.get_status_display(),
+                           obj.reason)
+
     @admin.display(description="Sent (patient's zone)")
     def sent_at_local(self, obj: Message) -> str:
         return local_time(obj.sent_at, obj.enrollment.patient.zone)
+
+    @admin.display(description="Mute for this patient")
+    def mute(self, obj: Message):
+        args = [obj.enrollment_id, obj.step_id]
+        if obj.muted_reason is not None:
+            return format_html(
+                '<span class="followup-note">muted: {}</span> <a href="{}" class="step-unmute">Unmute…</a>',
+                obj.muted_reason, reverse("admin:reminders_enrollment_step_unmute", args=args))
+        return format_html('<a href="{}" class="step-mute">Mute this step…</a>',
+                           reverse("admin:reminders_enrollment_step_mute", args=args))
 
 
 class EnrollmentAddForm(forms.ModelForm):
@@ -91,7 +134,7 @@ class EnrollmentAddForm(forms.ModelForm):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(CsvExportMixin, ScopedHistoryAdmin):
+class EnrollmentAdmin(StepMuteAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
     list_display = ["patient", "clinic", "program", "anchor_event", "anchor_date", "status", "progress"]
     list_filter = ["status", "program", "anchor_event", clinic_list_filter("patient__clinic")]
     search_fields = ["patient__last_name__unaccent", "patient__first_name__unaccent", "patient__mrn"]
