@@ -68,11 +68,14 @@ class FollowupAdminSite(admin.AdminSite):
         from .admin.dashboard import dashboard_view
         from .admin.fls_report import fls_report_view
         from .admin.milestones_upload import milestones_csv_template_view, milestones_csv_view
+        from .admin.needs_action import needs_action_view
         from .admin.sms_test import sms_test_self_view
 
         return [
             path("dashboard/", self.admin_view(partial(dashboard_view, site=self)), name="followup_dashboard"),
             path("audit/", self.admin_view(partial(fls_report_view, site=self)), name="followup_fls_audit"),
+            path("needs-action/", self.admin_view(partial(needs_action_view, site=self)),
+                 name="followup_needs_action"),
             path("test-sms/", self.admin_view(partial(sms_test_self_view, site=self)),
                  name="followup_sms_test_self"),
             path("milestones/import-csv/", self.admin_view(partial(milestones_csv_view, site=self)),
