@@ -104,13 +104,17 @@ def effects_context(effects: MilestoneEffects | None, zone: ZoneInfo) -> dict:
             "fingerprint": effects.fingerprint(), "summary": effects_summary(effects)}
 
 
+SUMMARY_WORDS = {ScheduleChange.PLANS: "planned", ScheduleChange.MOVES: "moved", ScheduleChange.SKIPS: "skipped",
+                 ScheduleChange.CANCELS: "cancelled", ScheduleChange.PLANS_AGAIN: "planned again"}
+
+
 def effects_summary(effects: MilestoneEffects) -> str:
-    """"2 planned, 1 cancelled" over every enrollment; "" when the schedule does not change."""
+    """"1 cancelled, 2 planned" over every enrollment; "" when the schedule does not change."""
     counts: dict[str, int] = {}
     rows = [row for changes in effects.changes for row in changes.rows]
     rows += [row for item in effects.reopening for row in item.rows]
     for row in rows:
-        counts[CHANGE_LABELS[row.change]] = counts.get(CHANGE_LABELS[row.change], 0) + 1
+        counts[SUMMARY_WORDS[row.change]] = counts.get(SUMMARY_WORDS[row.change], 0) + 1
     words = [f"{n} {label}" for label, n in counts.items()]
     if effects.ending:
         words.append(f"{len(effects.ending)} enrollment{'s' if len(effects.ending) != 1 else ''} ended")

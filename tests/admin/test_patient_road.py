@@ -130,7 +130,7 @@ def test_recording_a_booking_previews_what_changes_and_writes_nothing(coord_a_cl
         ("plans", "Evening before consultation / specialist consultation", "11 Jun 18:00 EDT", ""),
     ]
     assert section["rows"][1]["appointment"] == "Consultation booked for 12 Jun 14:30"
-    assert response.context["summary"] == "1 cancels, 1 plans"
+    assert response.context["summary"] == "1 cancelled, 1 planned"
     page = response.content.decode()
     assert 'id="confirm_form"' in page and "Nothing is saved until you confirm." in page
     assert not Milestone.objects.exists()
