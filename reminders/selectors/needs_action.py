@@ -91,7 +91,8 @@ def _recorded(kinds: Iterable[str]) -> Exists:
 
 def needs_action_list(*, clinics: Iterable[Clinic], now: datetime | None = None) -> list[NeedsActionRow]:
     """The patients of ``clinics`` with an open enrollment who are past a target with nothing recorded,
-    most overdue first (then the earliest anchor date)."""
+    most overdue first (then the earliest anchor date). Each row's patient has its names, mobile, zone,
+    language and clinic loaded; its enrollment, the anchor date."""
     now = now or timezone.now()
     clinics = list(clinics)
     if not clinics:
@@ -117,11 +118,17 @@ def needs_action_list(*, clinics: Iterable[Clinic], now: datetime | None = None)
         .exclude(Exists(earlier))
         .filter(Q(**{f"has_{TARGETS[0].key}": False}) | Q(**{f"has_{TARGETS[1].key}": False})
                 | Q(**{f"has_{TARGETS[2].key}": False}))
-        .select_related("patient__clinic")
+        # What the list shows, and no more: thousands of rows, each phone number parsed as it is read.
+        .select_related("patient")
+        .only("patient_id", "program_id", "anchor_date", "status", "patient__clinic_id", "patient__first_name",
+              "patient__last_name", "patient__mobile", "patient__time_zone", "patient__language")
+        .order_by()
     )
+    by_id = {clinic.pk: clinic for clinic in clinics}
     rows = []
     for enrollment in enrollments:
         patient = enrollment.patient
+        patient.clinic = by_id[patient.clinic_id]  # the clinics in hand, not one copy a row
         today = now.astimezone(patient.zone).date()
         missed = []
         for target in TARGETS:

@@ -1,7 +1,6 @@
 """Issue 14 in a real browser at 1280 px: a consultation booked on the patient's page plans the
 evening-before reminder and cancels the booking text; the needs-action list."""
 
-import re
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
