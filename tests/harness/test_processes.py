@@ -89,19 +89,20 @@ def test_waiting_gives_up_and_says_what_for():
 
 
 def test_two_runs_never_share_a_database_or_a_redis_db():
-    # On the machine's PostgreSQL server (every machine of the project has one), whatever the suite runs on.
+    # On the machine's PostgreSQL server (every machine of the project has one), whatever the suite runs on;
+    # names no real run uses, so a benchmark running meanwhile is not in the way.
     from harness.processes import RunLocked, run_lock
 
     url = "postgres://postgres@127.0.0.1:5432/bench_lock_probe"
     other = url.replace("probe", "other")
-    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/12"):
+    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/96"):
         with pytest.raises(RunLocked, match="database bench_lock_probe"), \
-                run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/11"):
+                run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/97"):
             pass
-        with pytest.raises(RunLocked, match=r"Redis redis://127\.0\.0\.1:6379/12"), \
-                run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/12"):
+        with pytest.raises(RunLocked, match=r"Redis redis://127\.0\.0\.1:6379/96"), \
+                run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/96"):
             pass
-        with run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/11"):
+        with run_lock(database_url=other, redis_url="redis://127.0.0.1:6379/97"):
             pass  # another database and another Redis db: both runs go ahead
-    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/12"):
+    with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/96"):
         pass  # let go when the first run ended
