@@ -403,7 +403,7 @@ class FakeTwilio:
         with self._lock:
             return [{"sid": m.sid, "to": m.to, "from": m.from_, "messaging_service_sid": m.messaging_service_sid,
                      "body": m.body, "status_callback": m.status_callback, "received_at": m.received_at,
-                     "status": m.status} for m in self.messages]
+                     "status": m.status, "segments": m.segments, "sent_at": m.sent_at} for m in self.messages]
 
 
 def _query_date(value: str) -> date:
