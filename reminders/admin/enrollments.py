@@ -1,6 +1,8 @@
 """Enrollments: their timeline, pause/resume/cancel with a reason, anchor date
 corrections, and bulk enrollment from CSV."""
 
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -230,13 +232,19 @@ class EnrollmentAdmin(StepMuteAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
         first_sms = (enrollment.messages.filter(channel="sms").exclude(status__in=[
             MessageStatus.SKIPPED, MessageStatus.CANCELLED]).order_by("scheduled_at")
             .values_list("step__key", flat=True).first())
-        rows = program_preview(
-            program=enrollment.program, language=patient.language, patient=patient,
-            anchor_date=enrollment.anchor_date, first_sms_step=first_sms,
-            steps=list(enrollment.program.steps.filter(messages__enrollment=enrollment).distinct()),
-        )
-        messages_by_step = {(m.step.key, m.channel): m for m in enrollment.messages.select_related("step")}
-        rows = [timeline_row(row, messages_by_step.get((row.step, row.channel))) for row in rows]
+        preview = partial(program_preview, program=enrollment.program, language=patient.language, patient=patient,
+                          anchor_date=enrollment.anchor_date, first_sms_step=first_sms)
+        messages = list(enrollment.messages.select_related("step", "milestone"))
+        # The program's days, one row per step and channel...
+        by_step = {(m.step.key, m.channel): m for m in messages if m.milestone_id is None}
+        rows = [timeline_row(row, by_step.get((row.step, row.channel))) for row in preview(
+            steps=list(enrollment.program.steps.filter(messages__enrollment=enrollment, relative_to="").distinct()))]
+        # ...and each appointment's reminders, rendered for that appointment.
+        for message in (m for m in messages if m.milestone_id is not None):
+            rows += [timeline_row(row, message) for row in preview(
+                steps=[message.step], appointments={message.step.relative_to: message.milestone})
+                if row.channel == message.channel]
+        rows.sort(key=lambda row: (row["send_at"] is None, row["send_at"] or 0, row["step"], row["channel"]))
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/timeline.html",
             title=f"Timeline of {patient}", original=enrollment, rows=rows, patient=patient, with_status=True,

@@ -42,3 +42,28 @@ def test_an_enrollment_shows_the_patients_own_timeline_in_their_zone(coord_a_cli
 def test_another_clinics_patient_timeline_is_out_of_reach(coord_a_client, side_b):
     url = reverse("admin:reminders_enrollment_timeline", args=[side_b.enrollment.pk])
     assert coord_a_client.get(url).status_code in (403, 404)
+
+
+def test_the_patients_timeline_renders_each_reminder_for_its_own_appointment(coord_a_client, side_a, make_program):
+    from datetime import date, time
+
+    from reminders.models import MilestoneKind
+    from reminders.services.milestones import milestone_record
+    from tests.factories import EnrollmentFactory
+
+    program = make_program(slug="with-reminders", steps=[
+        {"key": "day1", "offset_days": 1, "send_time": time(10)},
+        {"key": "evening-before", "relative_to": MilestoneKind.CONSULTATION_BOOKED, "offset_days": -1,
+         "send_time": time(18), "template": "test/appointment"},
+    ])
+    enrollment = EnrollmentFactory(patient=side_a.patient, program=program)
+    for day, at in ((date(2026, 6, 12), time(14, 30)), (date(2026, 6, 26), time(9, 0))):
+        milestone_record(patient=side_a.patient, kind=MilestoneKind.CONSULTATION_BOOKED, on=day, at=at)
+
+    page = coord_a_client.get(reverse("admin:reminders_enrollment_timeline", args=[enrollment.pk]))
+    rows = page.context["rows"]
+    assert [(row["step"], row["status_label"]) for row in rows] == [
+        ("day1", "Pending"), ("evening-before", "Pending"), ("evening-before", "Pending")]
+    text = page.content.decode()
+    # Each reminder quotes its own appointment, in order: never a sample one, never one for both.
+    assert text.index("your visit is on 12 Jun at 14:30") < text.index("your visit is on 26 Jun at 09:00")
