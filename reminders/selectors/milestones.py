@@ -153,8 +153,8 @@ def milestone_change_preview(
     """What recording (a new ``kind`` on ``on`` at ``at``), moving (``milestone`` to ``on``/``at``) or
     withdrawing (``milestone``, ``withdraw``) a milestone would change, enrollment by enrollment.
 
-    Ending milestones (died, moved away) end the enrollments instead; the preview
-    of those lists every message that would be cancelled.
+    Ending milestones (died, moved away) end the enrollments instead, which this
+    does not show: ``selectors.milestone_effects`` lists them for the admin's preview.
     """
     now = now or timezone.now()
     standing = [m for m in milestones_current(patient=patient) if milestone is None or m.pk != milestone.pk]
