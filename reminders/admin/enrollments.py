@@ -20,7 +20,7 @@ from ..models import SENT_STATUSES, Enrollment, EnrollmentStatus, Message, Messa
 from ..selectors.clinic_scoping import clinics_for_user
 from ..selectors.enrollments import AnchorChange, enrollment_anchor_change_preview
 from ..selectors.programs import program_preview
-from ..services.csv_import import CSV_COLUMNS, csv_size_problem, csv_template, enrollment_csv_import
+from ..services.csv_import import CSV_COLUMNS, csv_template, enrollment_csv_import
 from ..services.enrollment_anchor import enrollment_change_anchor
 from ..services.enrollments import (
     enrollment_cancel,
@@ -375,20 +375,16 @@ class EnrollmentAdmin(StepMuteAdminMixin, CsvExportMixin, ScopedHistoryAdmin):
             raise PermissionDenied
         form = CsvUploadForm(request.POST or None, request.FILES or None)
         result = None
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            if problem := csv_size_problem(size=upload.size):  # before reading it
-                form.add_error("file", problem[0].upper() + problem[1:])
-            else:
-                result = enrollment_csv_import(
-                    data=upload.read(), clinics=clinics_for_user(user=request.user), imported_by=request.user)
-                if result.ok:
-                    LogEntry.objects.log_actions(
-                        user_id=request.user.pk, queryset=result.enrolled, action_flag=ADDITION,
-                        change_message="Enrolled from a CSV file.")
-                    self.message_user(request, f"Enrolled {len(result.enrolled)} patients from the CSV file.",
-                                      messages.SUCCESS)
-                    return redirect(reverse("admin:reminders_enrollment_changelist"))
+        if request.method == "POST" and (data := form.csv_bytes()) is not None:
+            result = enrollment_csv_import(data=data, clinics=clinics_for_user(user=request.user),
+                                           imported_by=request.user)
+            if result.ok:
+                LogEntry.objects.log_actions(
+                    user_id=request.user.pk, queryset=result.enrolled, action_flag=ADDITION,
+                    change_message="Enrolled from a CSV file.")
+                self.message_user(request, f"Enrolled {len(result.enrolled)} patients from the CSV file.",
+                                  messages.SUCCESS)
+                return redirect(reverse("admin:reminders_enrollment_changelist"))
         return admin_page(
             request, model_admin=self, template="admin/reminders/enrollment/import_csv.html",
             title="Enroll patients from a CSV file", form=form, result=result, columns=CSV_COLUMNS,

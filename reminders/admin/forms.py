@@ -9,6 +9,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 
 from ..models import AnchorEvent, Coordinator, Patient, Program, StatusReason, validate_time_zone
+from ..services.csv_import import csv_size_problem
 from ..services.enrollment_intake import PATIENT_FIELDS, IntakeCheck, PatientIntake, enrollment_intake_check
 from ..time_zones import time_zone_accepted, time_zone_names
 
@@ -173,6 +174,17 @@ class AnchorChangeForm(forms.Form):
 
 class CsvUploadForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="UTF-8, comma separated, with the template's header.")
+
+    def csv_bytes(self) -> bytes | None:
+        """The uploaded file, once the form is valid and the file not too big (refused before it is read);
+        None with the reason on the field otherwise."""
+        if not self.is_valid():
+            return None
+        upload = self.cleaned_data["file"]
+        if problem := csv_size_problem(size=upload.size):
+            self.add_error("file", problem[0].upper() + problem[1:])
+            return None
+        return upload.read()
 
 
 class SmsTestSelfForm(forms.Form):

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from ..models import Patient
 from ..selectors.clinic_scoping import clinics_for_user
-from ..services.csv_import import csv_size_problem, csv_template
+from ..services.csv_import import csv_template
 from ..services.milestones_import import MILESTONE_ALL_COLUMN_NAMES, MILESTONE_CSV_COLUMNS, milestone_csv_import
 from .display import admin_page
 from .forms import CsvUploadForm
@@ -30,21 +30,16 @@ def milestones_csv_view(request, *, site):
         raise PermissionDenied
     form = CsvUploadForm(request.POST or None, request.FILES or None)
     result = None
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        if problem := csv_size_problem(size=upload.size):  # before reading it
-            form.add_error("file", problem[0].upper() + problem[1:])
-        else:
-            result = milestone_csv_import(
-                data=upload.read(), clinics=clinics_for_user(user=request.user), recorded_by=request.user)
-            if result.ok:
-                LogEntry.objects.log_actions(
-                    user_id=request.user.pk, queryset=result.recorded, action_flag=ADDITION,
-                    change_message="Recorded from a CSV file.")
-                count = len(result.recorded)
-                messages.success(request, ngettext("Recorded {n} milestone from the CSV file.",
-                                                   "Recorded {n} milestones from the CSV file.", count).format(n=count))
-                return redirect(reverse("admin:reminders_patient_changelist"))
+    if request.method == "POST" and (data := form.csv_bytes()) is not None:
+        result = milestone_csv_import(data=data, clinics=clinics_for_user(user=request.user), recorded_by=request.user)
+        if result.ok:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk, queryset=result.recorded, action_flag=ADDITION,
+                change_message="Recorded from a CSV file.")
+            count = len(result.recorded)
+            messages.success(request, ngettext("Recorded {n} milestone from the CSV file.",
+                                               "Recorded {n} milestones from the CSV file.", count).format(n=count))
+            return redirect(reverse("admin:reminders_patient_changelist"))
     return admin_page(
         request, model_admin=site.get_model_admin(Patient), template="admin/reminders/milestone/import_csv.html",
         title="Record milestones from a CSV file", form=form, result=result, columns=MILESTONE_CSV_COLUMNS,
