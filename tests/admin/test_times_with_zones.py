@@ -54,3 +54,13 @@ def test_the_message_list_of_an_enrollment_is_in_the_programs_order(coord_a_clie
     url = reverse("admin:reminders_message_changelist") + f"?enrollment__id__exact={side_a.enrollment.pk}"
     html = coord_a_client.get(url).content.decode()
     assert html.index("Day 0 · Warning signs") < html.index("Day 1 · Warning signs")
+
+
+def test_dates_read_like_the_times_beside_them(coord_a_client, side_a):
+    # The anchor date of a finished enrollment is shown, not edited: "2 Jun 2026", as times read.
+    from reminders.models import Enrollment
+
+    Enrollment.objects.filter(pk=side_a.enrollment.pk).update(status="completed")
+    page = coord_a_client.get(reverse("admin:reminders_enrollment_change", args=[side_a.enrollment.pk]))
+    text = page.content.decode()
+    assert "2 Jun 2026" in text and "June 2, 2026" not in text
