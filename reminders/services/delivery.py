@@ -19,6 +19,7 @@ from django.utils import timezone
 from ..backends.sms import SmsSendError, get_sms_backend
 from ..backends.sms import twilio_errors
 from ..models import Channel, ConsentActor, Message, MessageStatus
+from ..scheduling import moment_words
 from .consent import consent_record
 from .message_states import message_transition
 
@@ -104,8 +105,9 @@ def message_retry_or_fail(*, message: Message, code: str, reason: str, from_stat
         moved = _move(message, from_statuses=from_statuses, to=MessageStatus.PENDING, now=now,
                       handed_over=handed_over, provider_evidence=provider_evidence,
                       due_at=due, error_code=code, provider_message_id="",
+                      # When, as the coordinator reads the rest of the patient's times: in the patient's zone.
                       reason=f"retry {attempts + 1} of {max(settings.SMS_MAX_ATTEMPTS, attempts + 1)} at "
-                             f"{due:%H:%M:%S} UTC: {reason}"[:300])
+                             f"{moment_words(due, message.enrollment.patient.zone)}: {reason}"[:300])
         if moved:
             logger.info("message %s will be retried (code %s)", message.pk, code or "-")
             return MessageStatus.PENDING

@@ -53,7 +53,7 @@ def test_rate_limited_is_retried_later_with_backoff_kept_in_the_database(enrollm
     assert message.status == MessageStatus.PENDING
     assert message.error_code == "20429"
     assert DAY0_DUE + timedelta(seconds=15) <= message.due_at <= DAY0_DUE + timedelta(seconds=30)
-    assert message.reason.startswith("retry 2 of 5")
+    assert message.reason.startswith("retry 2 of 5 at 2 Jun 10:00 EDT: ")  # in the patient's zone, not UTC
 
     responses.replace(fake.accepted(SID))
     assert dispatch_at(message.due_at - timedelta(seconds=1)).claimed == 0
