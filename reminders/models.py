@@ -662,8 +662,10 @@ class Message(models.Model):
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="messages")
     # The appointment a reminder is about (a step timed from a milestone): one per step, channel and appointment.
+    # Milestones are withdrawn, never deleted; only deleting the patient (the demo's reset) takes
+    # one away, with the patient's enrollments and messages.
     milestone = models.ForeignKey(
-        Milestone, null=True, blank=True, on_delete=models.PROTECT, related_name="reminders"
+        Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     # The planned time ("day N at HH:MM in the patient's zone"), in UTC.

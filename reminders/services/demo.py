@@ -21,6 +21,7 @@ from ..models import (
     InboundMessage,
     Message,
     MessageStatus,
+    MilestoneKind,
     Patient,
     Program,
     StatusReason,
@@ -29,6 +30,7 @@ from ..models import (
 )
 from .coordinator_group import coordinator_group_ensure
 from .enrollments import enrollment_cancel, enrollment_create, enrollment_pause
+from .milestones import milestone_record
 from .patients import patient_save
 
 # Zones the demo patients may live in; each patient gets one where it is daytime
@@ -191,6 +193,10 @@ def demo_seed(*, password: str, now: datetime | None = None) -> DemoResult:
                 due_soon += messages_bring_forward(
                     enrollment=enrollment, due_at=now + timedelta(seconds=20 + 5 * index)
                 )
+            elif state == "days_ago":
+                # A consultation booked for next week: the booking texts stop, an evening-before reminder waits.
+                milestone_record(patient=patient, kind=MilestoneKind.CONSULTATION_BOOKED, on=today + timedelta(days=5),
+                                 at=time(10, 30), detail="spine clinic", recorded_by=coordinator, now=now)
             elif state == "paused":
                 enrollment_pause(enrollment=enrollment, reason=StatusReason.ADMITTED_TO_HOSPITAL.label)
             elif state == "cancelled":

@@ -5,7 +5,15 @@ import pytest
 from django.contrib.auth import authenticate
 from django.test import RequestFactory
 
-from reminders.models import Clinic, ConsentEvent, Coordinator, Enrollment, Escalation, InboundMessage
+from reminders.models import (
+    Clinic,
+    ConsentEvent,
+    Coordinator,
+    Enrollment,
+    Escalation,
+    InboundMessage,
+    Milestone,
+)
 from reminders.selectors.clinic_scoping import queryset_for_user
 from reminders.services.coordinator_group import COORDINATOR_GROUP
 from reminders.services.demo import demo_seed
@@ -13,8 +21,11 @@ from reminders.services.demo import demo_seed
 
 @pytest.fixture
 def programs(make_program):
-    steps = [{"key": "consult", "offset_days": 1, "send_time": time(10), "topic": "specialist_consultation"},
-             {"key": "later", "offset_days": 7, "send_time": time(10)}]
+    steps = [{"key": "consult", "offset_days": 1, "send_time": time(10), "topic": "specialist_consultation",
+              "until": ["consultation_booked"]},
+             {"key": "later", "offset_days": 7, "send_time": time(10)},
+             {"key": "evening-before", "relative_to": "consultation_booked", "offset_days": -1,
+              "send_time": time(18), "template": "test/appointment"}]
     return [make_program(slug="procedure", kind="after_procedure", steps=steps),
             make_program(slug="diagnosis", kind="after_diagnosis", steps=steps)]
 
@@ -39,6 +50,10 @@ def test_the_demo_has_a_coordinator_per_clinic_patients_in_several_states_and_re
             assert user.has_perm("reminders.change_enrollment") and not user.has_perm("reminders.delete_patient")
 
     assert set(Enrollment.objects.values_list("status", flat=True)) == {"active", "paused", "cancelled"}
+    # A patient with a consultation booked: the road shows it, its reminder waits (and a reset clears both).
+    booked = Milestone.objects.get()
+    assert (booked.kind, booked.recorded_by.username) == ("consultation_booked", "coord-a")
+    assert booked.reminders.get().status == "pending"
     assert InboundMessage.objects.count() == 3
     open_escalation = Escalation.objects.get(acknowledged_at__isnull=True)
     assert (open_escalation.clinic, open_escalation.urgency) == (clinic_a, 1)
