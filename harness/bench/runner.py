@@ -76,7 +76,8 @@ QUICK = {
     "admin_repeats": 3,
     "pacing_messages": 20,
     "dispatch_interval": 1.0,
-    "scaleout_messages_per_worker": 60,
+    # A whole chunk for each pool process: fewer would measure the chunking, not the workers.
+    "scaleout_messages_per_worker": 100,
     "backlog_messages": 1_000,
     "backlog_lease": 10,
     "backlog_health_limit": 10,
