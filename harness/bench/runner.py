@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
-from . import enrollment, memory, pacing, scan, throughput, timeliness
+from . import backlog, enrollment, memory, pacing, scan, scaleout, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
     BenchRefused,
@@ -46,6 +46,15 @@ FULL = {
     "pacing_rate": 10.0,
     "pacing_workers": 2,
     "dispatch_interval": None,  # the setting's (5 s by default)
+    # Figure 10: texts per send worker, against the fake at 150-250 ms.
+    "scaleout_messages_per_worker": 1_000,
+    "scaleout_latency": (0.15, 0.25),
+    # Figure 11: the backlog, a lease shorter than the drain, health's limit, the fake's latency.
+    "backlog_messages": 100_000,
+    "backlog_lease": 60,
+    "backlog_health_limit": 30,
+    "backlog_outage_seconds": 120.0,
+    "backlog_latency": (0.0025, 0.0075),
 }
 # The CI smoke mode: every figure runs, with sizes cut about 100 times.
 QUICK = {
@@ -67,6 +76,13 @@ QUICK = {
     "admin_repeats": 3,
     "pacing_messages": 20,
     "dispatch_interval": 1.0,
+    # A whole chunk for each pool process: fewer would measure the chunking, not the workers.
+    "scaleout_messages_per_worker": 100,
+    "backlog_messages": 1_000,
+    "backlog_lease": 10,
+    "backlog_health_limit": 10,
+    "backlog_outage_seconds": 30.0,
+    "backlog_latency": (0.01, 0.03),
 }
 
 FigureRun = Callable[..., list[Figure] | Figure]
@@ -78,6 +94,8 @@ RUNS: list[tuple[set[int], FigureRun]] = [
     ({4}, memory.figure_memory),
     ({5}, enrollment.figure_enrollment),
     ({3, 6}, scan.figures_scan_and_admin),
+    ({10}, scaleout.figure_scaleout),
+    ({11}, backlog.figure_backlog),
 ]
 
 
