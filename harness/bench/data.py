@@ -69,8 +69,9 @@ def due_sms_insert(*, clinic: Clinic, program: Program, count: int, first_due: d
     _execute(
         """
         INSERT INTO reminders_message (enrollment_id, step_id, channel, scheduled_at, due_at, status, reason,
-                                       attempts, error_code, provider_message_id, subject, body, updated_at)
-        SELECT e.id, %(step)s, 'sms', d.due, d.due, 'pending', '', 0, '', '', '', '', now()
+                                       cancel_source, attempts, error_code, provider_message_id, subject, body,
+                                       updated_at)
+        SELECT e.id, %(step)s, 'sms', d.due, d.due, 'pending', '', '', 0, '', '', '', '', now()
         FROM reminders_enrollment e,
              LATERAL (SELECT %(first_due)s::timestamptz
                              + (e.id - %(first)s) * %(gap)s * interval '1 second' AS due) AS d
@@ -99,11 +100,11 @@ def history_insert(*, clinic: Clinic, program: Program, rows: int, future_only: 
     return _execute(
         """
         INSERT INTO reminders_message (enrollment_id, step_id, channel, scheduled_at, due_at, status, reason,
-                                       attempts, error_code, delivered_at, sent_at, provider_message_id,
-                                       subject, body, updated_at)
+                                       cancel_source, attempts, error_code, delivered_at, sent_at,
+                                       provider_message_id, subject, body, updated_at)
         SELECT e.id, s.id, c.channel, t.due, t.due,
                CASE WHEN t.due >= now() THEN 'pending' WHEN mod(e.id + s.id, 10) = 0 THEN 'sent' ELSE 'delivered' END,
-               '', CASE WHEN t.due < now() THEN 1 ELSE 0 END, '',
+               '', '', CASE WHEN t.due < now() THEN 1 ELSE 0 END, '',
                CASE WHEN t.due < now() AND mod(e.id + s.id, 10) <> 0 THEN t.due + interval '4 seconds' END,
                CASE WHEN t.due < now() THEN t.due + interval '1 second' END,
                CASE WHEN t.due < now() AND c.channel = 'sms' THEN 'SM' || md5(e.id || ':' || s.id) ELSE '' END,
