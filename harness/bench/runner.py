@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
-from . import enrollment, memory, pacing, scan, throughput, timeliness
+from . import enrollment, latency, memory, pacing, scan, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
     BenchRefused,
@@ -45,6 +45,9 @@ FULL = {
     "pacing_messages": 300,
     "pacing_rate": 10.0,
     "pacing_workers": 2,
+    # Figure 8: about 30 s of sending each, at 1 and at 8 send threads per process against 200 ms answers.
+    "latency_1": 300,
+    "latency_8": 2_400,
     "dispatch_interval": None,  # the setting's (5 s by default)
 }
 # The CI smoke mode: every figure runs, with sizes cut about 100 times.
@@ -66,6 +69,9 @@ QUICK = {
     "enrollment_patients": 100,
     "admin_repeats": 3,
     "pacing_messages": 20,
+    # A chunk (50) for each pool process at least, so that both send.
+    "latency_1": 100,
+    "latency_8": 200,
     "dispatch_interval": 1.0,
 }
 
@@ -74,6 +80,7 @@ FigureRun = Callable[..., list[Figure] | Figure]
 RUNS: list[tuple[set[int], FigureRun]] = [
     ({1}, throughput.figure_throughput),
     ({7}, pacing.figure_pacing),
+    ({8}, latency.figure_latency),
     ({2}, timeliness.figure_timeliness),
     ({4}, memory.figure_memory),
     ({5}, enrollment.figure_enrollment),
