@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
-from . import enrollment, latency, memory, pacing, scan, throughput, timeliness
+from . import burst, enrollment, latency, memory, pacing, scan, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
     BenchRefused,
@@ -48,6 +48,9 @@ FULL = {
     # Figure 8: about 30 s of sending each, at 1 and at 8 send threads per process against 200 ms answers.
     "latency_1": 300,
     "latency_8": 2_400,
+    "burst_messages": 5_000,
+    "burst_rate": 50.0,
+    "burst_trickle": 100,
     "dispatch_interval": None,  # the setting's (5 s by default)
 }
 # The CI smoke mode: every figure runs, with sizes cut about 100 times.
@@ -72,6 +75,10 @@ QUICK = {
     # A chunk (50) for each pool process at least, so that both send.
     "latency_1": 100,
     "latency_8": 200,
+    # About 8 s of draining: 100 texts of two segments at 25 segments a second.
+    "burst_messages": 100,
+    "burst_rate": 25.0,
+    "burst_trickle": 5,
     "dispatch_interval": 1.0,
 }
 
@@ -81,6 +88,7 @@ RUNS: list[tuple[set[int], FigureRun]] = [
     ({1}, throughput.figure_throughput),
     ({7}, pacing.figure_pacing),
     ({8}, latency.figure_latency),
+    ({9}, burst.figure_burst),
     ({2}, timeliness.figure_timeliness),
     ({4}, memory.figure_memory),
     ({5}, enrollment.figure_enrollment),
