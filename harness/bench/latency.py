@@ -99,6 +99,13 @@ def figure_latency(*, target: BenchTarget, fake: FakeTwilioClient, sizes: dict) 
     met = sound and all(run.rate >= goals[run.threads] for run in (one, many)) and cpu_ratio <= CPU_GROWTH
     ms = 1000
 
+    chunk = settings.DISPATCH_CHUNK_SIZE
+
+    def per_chunk(run: _Run) -> str:
+        chunks = -(-run.messages // chunk)
+        return (f"{run.seconds * processes / chunks:.2f} s (ideal {chunk * mean_latency / run.threads:.2f} s: "
+                f"{chunk} x {mean_latency * ms:.0f} ms / {run.threads})")
+
     def run_line(run: _Run) -> str:
         return (f"{run.messages:,} due at once: {run.seconds:.1f} s = {run.rate:,.1f} SMS/s "
                 f"(goal {goals[run.threads]:,.1f}/s, {run.rate / goals[run.threads]:.2f} of it); "
@@ -130,10 +137,11 @@ def figure_latency(*, target: BenchTarget, fake: FakeTwilioClient, sizes: dict) 
         details={
             "provider latency (the fake)":
                 f"uniform {low * ms:.0f}-{high * ms:.0f} ms, mean {mean_latency * ms:.0f} ms",
-            "worker": f"1 worker, prefork pool of {processes}, chunks of {settings.DISPATCH_CHUNK_SIZE}, "
+            "worker": f"1 worker, prefork pool of {processes}, chunks of {chunk}, "
                       f"claims of {settings.DISPATCH_BATCH_SIZE}, beat every {interval:g} s",
             "1 send thread per process": run_line(one),
             "8 send threads per process": run_line(many),
+            "a chunk's time in a pool process, 1 / 8 send threads": f"{per_chunk(one)} / {per_chunk(many)}",
             "rate with 8 threads / with 1": f"{many.rate / one.rate:.2f}x (ideal 8x)",
             "CPU per message above idle, 8 threads / 1": f"{cpu_ratio:.2f}x (in all, idle included: "
                                                           f"{many.raw_cpu_per_message / one.raw_cpu_per_message:.2f}x)",
