@@ -58,7 +58,7 @@ BENCH_ENV = DJANGO_SETTINGS_MODULE=$(HARNESS_SETTINGS) DATABASE_URL="$(BENCH_DAT
 	REDIS_URL="$(BENCH_REDIS_URL)" DJANGO_DEBUG=false DJANGO_SECRET_KEY=bench-only-not-a-secret-0123456789 \
 	LOG_LEVEL=WARNING
 
-## The seven figures of issue 6 on PostgreSQL, Redis and real worker and beat processes; writes BENCHMARKS.md.
+## The nine figures of issues 6 and 15 on PostgreSQL, Redis and real worker and beat processes; writes BENCHMARKS.md.
 bench: install
 	mkdir -p var
 	$(BENCH_ENV) $(BIN)/python manage.py bench --markdown BENCHMARKS.md

@@ -101,15 +101,17 @@ def analyze() -> None:
         cursor.execute("ANALYZE")
 
 
-def bench_clinic() -> Clinic:
-    """A clinic whose quiet hours lie half a day away, so nothing waits for morning mid-run."""
+def bench_clinic(**fields) -> Clinic:
+    """A clinic whose quiet hours lie half a day away, so nothing waits for morning mid-run;
+    ``fields`` set others (a second clinic's name, its own SMS sender)."""
     now = datetime.now(UTC)
     start, end = (now + timedelta(hours=12)).time(), (now + timedelta(hours=13)).time()
-    return Clinic.objects.create(
-        name="Bench Spine Clinic", phone="+12025550143", time_zone="UTC",
-        quiet_hours_start=start.replace(minute=0, second=0, microsecond=0),
-        quiet_hours_end=end.replace(minute=0, second=0, microsecond=0),
-    )
+    return Clinic.objects.create(**{
+        "name": "Bench Spine Clinic", "phone": "+12025550143", "time_zone": "UTC",
+        "quiet_hours_start": start.replace(minute=0, second=0, microsecond=0),
+        "quiet_hours_end": end.replace(minute=0, second=0, microsecond=0),
+        **fields,
+    })
 
 
 def bench_program() -> Program:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
-from . import backlog, enrollment, memory, pacing, scan, scaleout, throughput, timeliness
+from . import backlog, burst, enrollment, latency, memory, pacing, scan, scaleout, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
     BenchRefused,
@@ -45,6 +45,12 @@ FULL = {
     "pacing_messages": 300,
     "pacing_rate": 10.0,
     "pacing_workers": 2,
+    # Figure 8: about 30 s of sending each, at 1 and at 8 send threads per process against 200 ms answers.
+    "latency_1": 300,
+    "latency_8": 2_400,
+    "burst_messages": 5_000,
+    "burst_rate": 50.0,
+    "burst_trickle": 100,
     "dispatch_interval": None,  # the setting's (5 s by default)
     # Figure 10: texts per send worker, against the fake at 150-250 ms.
     "scaleout_messages_per_worker": 1_000,
@@ -75,6 +81,13 @@ QUICK = {
     "enrollment_patients": 100,
     "admin_repeats": 3,
     "pacing_messages": 20,
+    # A chunk (50) for each pool process at least, so that both send.
+    "latency_1": 100,
+    "latency_8": 200,
+    # About 8 s of draining: 100 texts of two segments at 25 segments a second.
+    "burst_messages": 100,
+    "burst_rate": 25.0,
+    "burst_trickle": 5,
     "dispatch_interval": 1.0,
     # A whole chunk for each pool process: fewer would measure the chunking, not the workers.
     "scaleout_messages_per_worker": 100,
@@ -90,6 +103,8 @@ FigureRun = Callable[..., list[Figure] | Figure]
 RUNS: list[tuple[set[int], FigureRun]] = [
     ({1}, throughput.figure_throughput),
     ({7}, pacing.figure_pacing),
+    ({8}, latency.figure_latency),
+    ({9}, burst.figure_burst),
     ({2}, timeliness.figure_timeliness),
     ({4}, memory.figure_memory),
     ({5}, enrollment.figure_enrollment),

@@ -127,6 +127,10 @@ class DrainResult:
     statuses: dict[str, int]
     worker_cpu_seconds: float
     fake_cpu_seconds: float
+    # The worker's CPU while the drain was measured, in seconds (wall clock), and its CPU a second
+    # before anything fell due (its broker polling and beat's empty ticks): 0 unless asked for.
+    cpu_window_seconds: float = 0.0
+    worker_idle_cpu_per_second: float = 0.0
 
 
 def wait_until_final(*, first_id: int, last_id: int, timeout: float,
@@ -147,25 +151,40 @@ def wait_until_final(*, first_id: int, last_id: int, timeout: float,
         time.sleep(poll)
 
 
-def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess, messages: int,
-                   interval: float) -> DrainResult:
-    """``messages`` SMS due at once, through beat and a worker; timed from due to the last recorded send."""
+def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process: ManagedProcess | None,
+                   messages: int, interval: float, idle_seconds: float = 0.0, **overrides: str) -> DrainResult:
+    """``messages`` SMS due at once, through beat and a worker; timed from due to the last recorded send.
+
+    ``overrides``: further settings of the worker and beat (SMS_SEND_THREADS, say). Without
+    ``fake_process`` the fake's CPU is not measured (0). With ``idle_seconds``, the worker's CPU
+    is measured that long with beat running and nothing due, before the messages fall due.
+    """
     data_wipe(target=target)
     fake.reset()
     clinic, program = bench_clinic(), bench_program()
-    env = bench_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval))
+    env = bench_env(target=target, fake_url=fake.url, DISPATCH_INTERVAL_SECONDS=str(interval), **overrides)
     spawned = [worker_start(name="worker1", env=env, log_dir=WORK_DIR)]
+
+    def fake_cpu() -> float:
+        return fake_process.cpu_seconds() if fake_process else 0.0
+
     try:
         workers_wait_ready(spawned, broker_url=target.redis_url)
         spawned.append(beat_start(env=env, log_dir=WORK_DIR))
         time.sleep(interval)  # beat in its rhythm: the rows fall due at some point of a cycle
-        cpu_before = spawned[0].cpu_seconds(), fake_process.cpu_seconds()
+        idle = 0.0
+        if idle_seconds:
+            idle_from, idle_at = spawned[0].cpu_seconds(), time.monotonic()
+            time.sleep(idle_seconds)
+            idle = (spawned[0].cpu_seconds() - idle_from) / (time.monotonic() - idle_at)
+        cpu_before, cpu_at = (spawned[0].cpu_seconds(), fake_cpu()), time.monotonic()
         due_at = datetime.now(UTC)
         first_id, last_id = data.due_sms_insert(clinic=clinic, program=program, count=messages, first_due=due_at)
         statuses = wait_until_final(first_id=first_id, last_id=last_id, timeout=120 + messages / 20,
                                     processes=spawned)
         worker_cpu = spawned[0].cpu_seconds() - cpu_before[0]
-        fake_cpu = fake_process.cpu_seconds() - cpu_before[1]
+        fake_used = fake_cpu() - cpu_before[1]
+        window = time.monotonic() - cpu_at
     finally:
         processes_stop(*spawned)
     with connection.cursor() as cursor:
@@ -174,7 +193,8 @@ def dispatch_drain(*, target: BenchTarget, fake: FakeTwilioClient, fake_process:
         last_recorded = cursor.fetchone()[0]
     stats = fake.stats(summary=True)
     return DrainResult(due_at=due_at, first_call=stats["first_accepted_at"] or 0, last_recorded=last_recorded,
-                       statuses=statuses, worker_cpu_seconds=worker_cpu, fake_cpu_seconds=fake_cpu)
+                       statuses=statuses, worker_cpu_seconds=worker_cpu, fake_cpu_seconds=fake_used,
+                       cpu_window_seconds=window, worker_idle_cpu_per_second=idle)
 
 
 def _cpu_note(*, message_cpu: float, fake_cpu: float, sdk_cpu: float, noop_cpu: float) -> str:

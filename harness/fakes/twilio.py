@@ -37,7 +37,8 @@ through ``POST /_fake/config``):
 
 Every request is counted, and every accepted message per (``To``, ``Body``),
 so a duplicate text shows: ``GET /_fake/stats``. ``GET /_fake/messages`` lists
-what was accepted with its arrival time; ``POST /_fake/reset`` forgets it all.
+what was accepted with its arrival time, its segments and when it left the sender's
+queue; ``POST /_fake/reset`` forgets it all.
 
     python -m harness.fakes.twilio --port 8089 --rate-limit 10 --errors 500=0.01,timeout=0.005
 

@@ -11,7 +11,7 @@ from harness.bench.runner import benchmarks_run
 
 class Command(BaseCommand):
     help = (
-        "Run the benchmarks (issue 6) on PostgreSQL, Redis, real Celery worker and beat processes and "
+        "Run the benchmarks (issues 6 and 15) on PostgreSQL, Redis, real Celery worker and beat processes and "
         "the Twilio fake; print a table, or JSON with --json. Needs DATABASE_URL naming a database with "
         "a name starting with 'bench' (made anew for each run, wiped between figures) and REDIS_URL with a db "
         "of its own."

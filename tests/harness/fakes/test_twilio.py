@@ -256,6 +256,8 @@ def test_a_senders_queue_sends_at_its_rate_in_segments_and_refuses_past_its_limi
     first = messages[0].received_at
     assert [m.segments for m in messages] == [1, 2, 2, 1]
     assert [round(m.sent_at - first) for m in messages] == [0, 2, 6, 10]
+    listed = fake_twilio.fake.recorded()  # GET /_fake/messages
+    assert [(m["segments"], round(m["sent_at"] - first)) for m in listed] == [(1, 0), (2, 2), (2, 6), (1, 10)]
     stats = fake_twilio.fake.stats()
     assert (stats["outcomes"]["queue_overflow"], stats["segments"]) == (1, 6)
     assert 9 <= stats["queue_wait_max_seconds"]["+12025550199"] <= 10
