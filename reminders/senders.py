@@ -34,9 +34,11 @@ def clinic_sender(clinic: Clinic) -> Sender:
 SEGMENTS_PER_TEXT = 2
 
 
-def sender_room(*, sender: Sender, lease_seconds: float) -> int | None:
-    """How many texts of ``sender`` may be claimed and waiting at once: what it can send in half a
-    lease at its rate, so none waits out its lease behind the sender's pace. None: no limit."""
+def sender_room(*, sender: Sender, seconds: float) -> int | None:
+    """How many texts of ``sender`` may be claimed and waiting at once: what its rate sends in
+    ``seconds`` (about two beat intervals), so that its backlog waits in the database and the
+    workers' queue holds no more of it than they will send before the next texts of another
+    sender fall due. None: no limit."""
     if sender.segments_per_second <= 0:
         return None
-    return max(1, int(sender.segments_per_second * lease_seconds / 2 / SEGMENTS_PER_TEXT))
+    return max(1, int(sender.segments_per_second * seconds / SEGMENTS_PER_TEXT))

@@ -82,13 +82,14 @@ def claim_room(*, limit: int) -> ClaimRoom:
     in_flight = Message.objects.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
     queued = in_flight.filter(status=MessageStatus.QUEUED).count()
     room = ClaimRoom(total=max(0, min(limit, settings.DISPATCH_MAX_QUEUED - queued)))
-    lease = settings.CLAIM_LEASE.total_seconds()
+    # Two beat intervals of each sender's sending, and never more than half a lease.
+    window = min(2 * settings.DISPATCH_INTERVAL_SECONDS, settings.CLAIM_LEASE.total_seconds() / 2)
     clinics = list(Clinic.objects.all())
     room.by_clinic = {clinic.pk: clinic_sender(clinic).address for clinic in clinics}
     limits = {}
     for clinic in clinics:
         sender = clinic_sender(clinic)
-        allowed = sender_room(sender=sender, lease_seconds=lease)
+        allowed = sender_room(sender=sender, seconds=window)
         if allowed is not None:
             limits[sender.address] = allowed
     if limits:

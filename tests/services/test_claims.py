@@ -39,7 +39,7 @@ def test_a_cycle_claims_only_the_room_left_for_waiting_messages(clinic, due_for,
 
 
 def test_a_slow_senders_backlog_waits_in_the_database_and_never_holds_up_another(clinic, due_for, settings):
-    # 0.02 segments a second, a 300 s lease: room for one two-segment text in half a lease.
+    # 0.02 segments a second: room for one two-segment text (the least a sender is given).
     slow = ClinicFactory(name="Slow Sender Clinic", sms_sender="+12025550100", sms_sender_kind=SenderKind.LONG_CODE,
                          sms_segments_per_second=0.02)
     slow_ones = due_for(slow, 4)
@@ -64,3 +64,22 @@ def test_beat_stops_claiming_when_backpressure_says_wait(clinic, due_for, settin
     assert dispatch_tick(hand_over=handed.append) == 4
     assert [len(chunk) for chunk in handed] == [2, 2]
     assert queued() == 4
+
+
+def test_a_burst_takes_two_beat_intervals_of_its_senders_sending_and_the_others_texts_go_with_it(
+        clinic, due_for, settings):
+    settings.DISPATCH_INTERVAL_SECONDS = 5
+    # 2 segments a second for 2 intervals (10 s), about 2 segments a text: room for 10 texts.
+    burst = ClinicFactory(name="Burst Clinic", sms_sender="+12025550100", sms_sender_kind=SenderKind.LONG_CODE,
+                          sms_segments_per_second=2)
+    burst_ones = due_for(burst, 30)
+    trickle_ones = due_for(clinic, 2)
+    Message.objects.filter(enrollment__in=trickle_ones, step__key="day0").update(
+        due_at=DAY0_DUE + timedelta(seconds=50))
+
+    claimed = set(messages_claim())
+    trickle = set(Message.objects.filter(enrollment__in=trickle_ones, channel="sms",
+                                         step__send_time=time(10)).values_list("id", flat=True))
+    assert len(claimed - trickle) == 10 and trickle <= claimed  # behind 10 of the burst, not 30
+    assert Message.objects.filter(enrollment__in=burst_ones, step__key="day0",
+                                  status=MessageStatus.PENDING).count() == 20  # waiting in the database
