@@ -33,7 +33,9 @@ through ``POST /_fake/config``):
   ``MessagingServiceSid``), a token bucket of ``rate_burst`` tokens; over it the
   answer is 429 with code 20429 and nothing is recorded;
 - ``callbacks``: status words (``sent``, ``delivered``) posted to each message's
-  ``StatusCallback``, signed with the auth token exactly as Twilio signs them.
+  ``StatusCallback``, signed with the auth token exactly as Twilio signs them;
+  each post's round trip (until the app has answered) is timed, and its p50, p99
+  and maximum are in the stats (``callback_round_trip_ms``).
 
 Every request is counted, and every accepted message per (``To``, ``Body``),
 so a duplicate text shows: ``GET /_fake/stats``. ``GET /_fake/messages`` lists
@@ -50,6 +52,7 @@ import argparse
 import base64
 import heapq
 import json
+import math
 import random
 import re
 import signal
@@ -393,7 +396,8 @@ class FakeTwilio:
                 "last_sent_at": max((m.sent_at for m in self.messages), default=None),
                 "segments": sum(m.segments for m in self.messages),
                 "queue_wait_max_seconds": {sender: round(wait, 3) for sender, wait in self.queue_wait_max.items()},
-                "callbacks": self._callbacks.counts(), "started_at": self.started_at,
+                "callbacks": self._callbacks.counts(), "callback_round_trip_ms": self._callbacks.round_trips(),
+                "started_at": self.started_at,
             }
         if not summary:
             result["messages"] = [{"to": to, "body": body, "accepted": count, "requests": attempts[(to, body)]}
@@ -425,6 +429,14 @@ def _matches(message: FakeMessage, query: dict[str, str]) -> bool:
     return not (query.get("DateSent<") and sent > _query_date(query["DateSent<"]))
 
 
+def _percentile_ms(ordered: list[float], share: float) -> float | None:
+    """The nearest-rank percentile of sorted seconds, in milliseconds; None for none."""
+    if not ordered:
+        return None
+    rank = max(math.ceil(share * len(ordered)), 1)
+    return round(ordered[rank - 1] * 1000, 2)
+
+
 class _CallbackSender:
     """Posts status callbacks from a few background threads, each at its due time."""
 
@@ -436,6 +448,8 @@ class _CallbackSender:
         self._seq = 0
         self._closed = False
         self._counts: Counter = Counter()
+        # Each post's round trip in seconds, answered or not: what the app's web server took.
+        self._round_trips: list[float] = []
         self._threads: list[threading.Thread] = []
 
     def schedule(self, *, message: FakeMessage, config: FakeConfig) -> None:
@@ -478,23 +492,34 @@ class _CallbackSender:
                 _, _, url, posts = heapq.heappop(self._queue)
             # One message's statuses in order, as Twilio sends them.
             for params, signature in posts:
+                started = time.perf_counter()
                 try:
                     ok = session.post(url, data=params, timeout=10,
                                       headers={"X-Twilio-Signature": signature}).status_code < 300
                 except requests.RequestException:
                     ok = False
+                took = time.perf_counter() - started
                 with self._cond:
                     self._counts["posted" if ok else "failed"] += 1
+                    self._round_trips.append(took)
 
     def counts(self) -> dict:
         with self._cond:
             return {"posted": self._counts["posted"], "failed": self._counts["failed"],
                     "waiting": len(self._queue)}
 
+    def round_trips(self) -> dict:
+        """The posts' round trips in milliseconds: how many were timed, p50, p99 and the longest."""
+        with self._cond:
+            taken = sorted(self._round_trips)
+        return {"count": len(taken), "p50": _percentile_ms(taken, 0.50), "p99": _percentile_ms(taken, 0.99),
+                "max": _percentile_ms(taken, 1.0)}
+
     def reset_counts(self) -> None:
         with self._cond:
             self._counts.clear()
             self._queue.clear()
+            self._round_trips.clear()
 
     def close(self) -> None:
         with self._cond:

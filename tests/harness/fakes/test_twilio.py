@@ -270,3 +270,55 @@ def test_the_command_takes_a_latency_range_and_a_segment_rate(tmp_path):
         assert (config["delay"], config["delay_max"], config["segment_rate"]) == (0.15, 0.25, 50)
     finally:
         process.stop()
+
+
+def test_each_callback_posts_round_trip_is_timed_and_its_p50_and_p99_are_in_the_stats(fake_twilio):
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.test_tasks import wait_for
+
+    class SlowApp(BaseHTTPRequestHandler):
+        """A status callback endpoint that takes 30 ms to answer."""
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.03)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    app = ThreadingHTTPServer(("127.0.0.1", 0), SlowApp)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    try:
+        fake_twilio.fake.configure(FakeConfig(callbacks=["sent", "delivered"]))
+        assert fake_twilio.fake.stats()["callback_round_trip_ms"] == {"count": 0, "p50": None, "p99": None,
+                                                                      "max": None}
+        for index in range(3):
+            requests.post(fake_twilio.url + MESSAGES, auth=(ACCOUNT_SID, AUTH_TOKEN), data={
+                "To": TO, "From": "+12025550199", "Body": f"hello {index}",
+                "StatusCallback": f"http://127.0.0.1:{app.server_address[1]}/status/{index}/"})
+        assert wait_for(lambda: fake_twilio.fake.stats()["callbacks"]["posted"] == 6, timeout=10)
+        timed = fake_twilio.fake.stats()["callback_round_trip_ms"]
+        assert timed["count"] == 6
+        assert 30 <= timed["p50"] <= timed["p99"] == timed["max"] < 1000
+        # Over HTTP too, and forgotten with the rest on a reset.
+        assert FakeTwilioClient(fake_twilio.url).stats(summary=True)["callback_round_trip_ms"] == timed
+        fake_twilio.fake.reset()
+        assert fake_twilio.fake.stats()["callback_round_trip_ms"]["count"] == 0
+    finally:
+        app.shutdown()
+        app.server_close()
+
+
+def test_the_round_trip_percentiles_are_nearest_rank():
+    from harness.fakes.twilio import _percentile_ms
+
+    ordered = [i / 1000 for i in range(1, 101)]  # 1 ms .. 100 ms
+    assert (_percentile_ms(ordered, 0.5), _percentile_ms(ordered, 0.99), _percentile_ms(ordered, 1.0)) == (
+        50.0, 99.0, 100.0)
+    assert _percentile_ms([0.007], 0.99) == 7.0
+    assert _percentile_ms([], 0.5) is None
