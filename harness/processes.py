@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 # Pool processes per worker, as in the Procfile.
 WORKER_CONCURRENCY = 2
+# gunicorn's worker processes for the web server (sync workers, one request at a time each).
+WEB_WORKERS = 2
 FAKE_URL = re.compile(rf"http://{re.escape(LOOPBACK)}:\d+")
 
 
@@ -265,10 +267,12 @@ def beat_start(*, env: dict[str, str], log_dir: Path, name: str = "beat") -> Man
         f"--schedule={log_dir / f'{name}-schedule'}", f"--pidfile={log_dir / f'{name}.pid'}"]).start()
 
 
-def web_start(*, env: dict[str, str], log_dir: Path, port: int) -> ManagedProcess:
-    """The web server (for the provider's status callbacks), once it listens on ``port``."""
+def web_start(*, env: dict[str, str], log_dir: Path, port: int, workers: int = WEB_WORKERS) -> ManagedProcess:
+    """The web server (for the provider's status callbacks), once it listens on ``port``: gunicorn
+    serving ``project.wsgi`` as in production, its own log at the service's level."""
     web = python_process(name="web", env=env, log_dir=log_dir, args=[
-        "manage.py", "runserver", f"{LOOPBACK}:{port}", "--noreload", "--skip-checks"]).start()
+        "-m", "gunicorn", "project.wsgi:application", f"--bind={LOOPBACK}:{port}", f"--workers={workers}",
+        f"--log-level={env.get('LOG_LEVEL', 'INFO').lower()}", "--error-logfile=-"]).start()
 
     def listening() -> bool:
         web.check_alive()
