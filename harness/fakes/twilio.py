@@ -78,6 +78,8 @@ AUTH_TOKEN = "fake-auth-token-0123456789abcdef"
 SENDER = "+12025550199"
 API_VERSION = "2010-04-01"
 HOST = "127.0.0.1"  # loopback only, by design
+# Status callbacks posted at once, at most (one thread each).
+CALLBACK_THREADS = 4
 
 MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
 MESSAGE_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
@@ -440,7 +442,7 @@ def _percentile_ms(ordered: list[float], share: float) -> float | None:
 class _CallbackSender:
     """Posts status callbacks from a few background threads, each at its due time."""
 
-    THREADS = 4
+    THREADS = CALLBACK_THREADS
 
     def __init__(self) -> None:
         self._queue: list[tuple[float, int, str, dict]] = []
