@@ -1,8 +1,9 @@
 """
 Figure 1, dispatch throughput: due rows to the fake provider and back to
 recorded status, against two baselines measured in the same run: a bare loop
-of the same SDK calls to the same fake, and Celery no-op tasks per second on
-the same broker. The fake's own ceiling is measured too, to show it is not the
+of the same SDK calls to the same fake, in as many processes as the worker's
+pool (WORKER_CONCURRENCY), and Celery no-op tasks per second on the same
+broker. The fake's own ceiling is measured too, to show it is not the
 bottleneck.
 """
 
@@ -67,21 +68,40 @@ def fake_max_rate(*, fake: FakeTwilioClient, seconds: float) -> float:
     return done / elapsed
 
 
-def sdk_loop_rate(*, fake: FakeTwilioClient, calls: int) -> tuple[float, float]:
-    """A bare loop of the calls the backend makes, with the same client class, to the same fake.
-
-    Returns the calls per second and the CPU seconds per call in this process.
-    """
-    fake.reset()
+def _sdk_loop(url: str, first: int, calls: int, start_at: float) -> tuple[float, float, float]:
+    """One process's bare loop of ``calls`` sends from ``start_at`` (wall clock), after one send to warm up
+    (the SDK imports its API on the first call, the connection opens); returns its start and end (wall
+    clock) and its CPU seconds."""
     client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=TimeoutHttpClient(
-        base_url=fake.url, connect_timeout=5, read_timeout=15))
-    started, cpu = time.perf_counter(), time.process_time()
-    for index in range(calls):
+        base_url=url, connect_timeout=5, read_timeout=15))
+    client.messages.create(to=f"+1203{first:07d}", body=f"{data.SENT_BODY} warm-up", from_=SENDER,
+                           status_callback=status_callback_url(first))
+    time.sleep(max(start_at - time.time(), 0.0))
+    started, cpu = time.time(), time.process_time()
+    for index in range(first, first + calls):
         client.messages.create(to=f"+1202{index:07d}", body=f"{data.SENT_BODY} {index}", from_=SENDER,
                                status_callback=status_callback_url(index))
-    rate, cpu = calls / (time.perf_counter() - started), (time.process_time() - cpu) / calls
+    return started, time.time(), time.process_time() - cpu
+
+
+def sdk_loop_rate(*, fake: FakeTwilioClient, calls: int, processes: int = WORKER_CONCURRENCY) -> tuple[float, float]:
+    """A bare loop of the calls the backend makes, with the same client class, to the same fake, in as
+    many processes as the worker's pool has, each sending its share one call after the other as a pool
+    process does, all starting together.
+
+    Returns the calls per second of them all (from the first start to the last end) and the CPU seconds
+    per call on the client side.
+    """
     fake.reset()
-    return rate, cpu
+    share = calls // processes
+    start_at = time.time() + 1.0  # after the processes have started and warmed up
+    with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
+        loops = list(pool.map(_sdk_loop, [fake.url] * processes, [i * share for i in range(processes)],
+                              [share] * processes, [start_at] * processes))
+    fake.reset()
+    done = share * processes
+    elapsed = max(end for _, end, _ in loops) - min(start for start, _, _ in loops)
+    return done / elapsed, sum(cpu for _, _, cpu in loops) / done
 
 
 def noop_task_rate(*, target: BenchTarget, fake: FakeTwilioClient, tasks: int) -> tuple[float, float]:
@@ -270,7 +290,9 @@ def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_proce
                "provider call) to the last status recorded, like the two baselines, which are rates too. How "
                "long a due message waits for that cycle is figure 2's subject; it is shown here as well. Each "
                "round measures the SDK loop, the no-op tasks and the drain one after the other; the figure "
-               "compares the medians.",
+               "compares the medians. The SDK loop runs in as many processes as the worker's pool "
+               f"({WORKER_CONCURRENCY}), each sending one call after the other as a pool process does with one "
+               "send thread: the same processes against the same fake on both sides.",
                "What it took (each measured, see README's settings): the worker keeps its database connection "
                "between tasks (Celery otherwise closes it after each, and PostgreSQL starts a new backend for "
                "every chunk); the SDK's request goes straight to the session's connection pool with its form "
@@ -285,7 +307,7 @@ def figure_throughput(*, target: BenchTarget, fake: FakeTwilioClient, fake_proce
                       f"claims of {settings.DISPATCH_BATCH_SIZE}, beat every {interval:g} s, "
                       f"{settings.SMS_SEND_THREADS} send thread(s) per process (SMS_SEND_THREADS)",
             "drain rate, each round (SMS/s)": listed("rate"),
-            "baseline: bare twilio SDK loop, one process, each round (calls/s)":
+            f"baseline: bare twilio SDK loop, {WORKER_CONCURRENCY} processes as the pool, each round (calls/s)":
                 f"{listed('sdk_rate')} ({sizes['sdk_calls']:,} calls)",
             "baseline: Celery no-op tasks, same worker and broker, each round (tasks/s)":
                 f"{listed('noop_rate')} ({sizes['noop_tasks']:,} tasks, queued before the worker starts)",
