@@ -41,6 +41,8 @@ FULL = {
     "memory_scheduled": 100_000,
     "memory_ticks": 3,
     "enrollment_patients": 10_000,
+    # Figure 3: rows churned between two rounds of the claim (sent, delivered; a tenth deleted).
+    "scan_churn": 2_000,
     "admin_repeats": 20,
     "pacing_messages": 300,
     "pacing_rate": 10.0,
@@ -79,6 +81,7 @@ QUICK = {
     "memory_scheduled": 1_000,
     "memory_ticks": 1,
     "enrollment_patients": 100,
+    "scan_churn": 50,
     "admin_repeats": 3,
     "pacing_messages": 20,
     # A chunk (50) for each pool process at least, so that both send.
