@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from ..processes import RunLocked, database_recreate, processes_stop, provider_start, run_lock
-from . import backlog, burst, enrollment, latency, memory, pacing, scan, scaleout, throughput, timeliness
+from . import backlog, burst, enrollment, latency, memory, pacing, production, scan, scaleout, throughput, timeliness
 from .environment import (
     REQUIRED_PREFIX,
     BenchRefused,
@@ -41,6 +41,8 @@ FULL = {
     "memory_scheduled": 100_000,
     "memory_ticks": 3,
     "enrollment_patients": 10_000,
+    # Figure 12: about 40 s of sending each run, at 200 ms answers and 2 x 8 send threads.
+    "production_messages": 3_000,
     # Figure 3: rows churned between two rounds of the claim (sent, delivered; a tenth deleted).
     "scan_churn": 2_000,
     "admin_repeats": 20,
@@ -81,6 +83,8 @@ QUICK = {
     "memory_scheduled": 1_000,
     "memory_ticks": 1,
     "enrollment_patients": 100,
+    # A chunk (50) for each pool process twice over, so that both send with all their threads.
+    "production_messages": 200,
     "scan_churn": 50,
     "admin_repeats": 3,
     "pacing_messages": 20,
@@ -114,6 +118,7 @@ RUNS: list[tuple[set[int], FigureRun]] = [
     ({3, 6}, scan.figures_scan_and_admin),
     ({10}, scaleout.figure_scaleout),
     ({11}, backlog.figure_backlog),
+    ({12}, production.figure_production),
 ]
 
 
