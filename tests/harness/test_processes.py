@@ -10,10 +10,12 @@ from harness.processes import (
     ProcessError,
     database_drop,
     database_recreate,
+    free_port,
     group_members,
     python_process,
     service_env,
     wait_until,
+    web_start,
 )
 
 FAKE_URL = "http://127.0.0.1:8089"
@@ -106,3 +108,22 @@ def test_two_runs_never_share_a_database_or_a_redis_db():
             pass  # another database and another Redis db: both runs go ahead
     with run_lock(database_url=url, redis_url="redis://127.0.0.1:6379/96"):
         pass  # let go when the first run ended
+
+
+def test_the_web_server_is_gunicorn_serving_the_project_at_the_services_log_level(tmp_path):
+    import requests
+
+    env = service_env(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", redis_url="redis://127.0.0.1:1/0",
+                      provider_url=FAKE_URL, public_base_url="http://127.0.0.1:9", log_level="INFO",
+                      SECURE_SSL_REDIRECT="false")
+    port = free_port()
+    web = web_start(env=env, log_dir=tmp_path, port=port, workers=2)
+    try:
+        # Whatever the health (no Redis here): the project's own view answered, through gunicorn.
+        answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        assert answer.status_code in {200, 503} and "database" in answer.json()["checks"]
+        assert "Starting gunicorn" in web.output() and "Booting worker" in web.output()
+        assert len(group_members(web.pid)) == 3  # the arbiter and its two workers
+    finally:
+        web.stop()
+    assert group_members(web.pid) == []
