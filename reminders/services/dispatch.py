@@ -14,9 +14,8 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -242,12 +241,18 @@ def _send_chunk(*, prepared: list[tuple[Message, RenderedMessage]], now: datetim
     pool = _send_pool() if sum(m.channel == Channel.SMS for m, _ in prepared) > 1 else None
     width = settings.SMS_SEND_THREADS if pool else 1
     deadline, prepared_at = _send_deadline(), time.monotonic()
-    # SMS handed to the send threads, oldest first; their outcomes are taken in that order.
-    under_way: deque[tuple[Message, Callable[[], str], datetime]] = deque()
+    # SMS handed to the send threads: each settled as soon as its send is done, whichever
+    # finishes first, so that one slow answer never keeps the other threads idle.
+    under_way: dict[Future, tuple[Message, datetime]] = {}
 
-    def settle_oldest() -> None:
-        waiting, result, moment = under_way.popleft()
-        recorder.add(hand_over_outcome(message=waiting, send=result, now=moment))
+    def settle(future: Future) -> None:
+        waiting, moment = under_way.pop(future)
+        recorder.add(hand_over_outcome(message=waiting, send=future.result, now=moment))
+
+    def settle_first_done() -> None:
+        done, _ = wait(under_way, return_when=FIRST_COMPLETED)
+        for future in done:
+            settle(future)
 
     for index, (message, rendered) in enumerate(prepared):
         if time.monotonic() > deadline:
@@ -262,16 +267,18 @@ def _send_chunk(*, prepared: list[tuple[Message, RenderedMessage]], now: datetim
                 continue
         # At most `width` sends at once, and one per enrollment, so that a
         # patient's messages leave in their order (the first carries the intro).
-        while under_way and (len(under_way) >= width
-                             or any(m.enrollment_id == message.enrollment_id for m, _, _ in under_way)):
-            settle_oldest()
+        same_patient = [f for f, (m, _) in under_way.items() if m.enrollment_id == message.enrollment_id]
+        for future in same_patient:
+            settle(future)
+        while len(under_way) >= width:
+            settle_first_done()
         send = partial(_deliver, message=message, rendered=rendered)
         if pool and message.channel == Channel.SMS:
-            under_way.append((message, pool.submit(send).result, moment))
+            under_way[pool.submit(send)] = (message, moment)
         else:
             recorder.add(hand_over_outcome(message=message, send=send, now=moment))
     while under_way:
-        settle_oldest()
+        settle_first_done()
 
 
 def messages_send(*, message_ids: list[int], now: datetime | None = None) -> Counter:

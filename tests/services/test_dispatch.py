@@ -336,6 +336,35 @@ def test_each_text_is_stored_before_it_leaves_and_backends_are_kept_between_chun
         (MessageStatus.SENT, f"SM{m.pk:032d}", 1) for m in messages]
 
 
+class OneSlowAnswerBackend(BaseSmsBackend):
+    """The first text's answer is slow: it comes only once the chunk's last text has been handed over
+    (or after 5 s), as a provider's answer can lag behind the others'."""
+
+    last_started = threading.Event()
+    started: list = []
+    slow_waited_out = False
+
+    def send(self, *, to, body, message_id, sender=None):
+        OneSlowAnswerBackend.started.append(message_id)
+        if len(OneSlowAnswerBackend.started) == 1:
+            OneSlowAnswerBackend.slow_waited_out = not OneSlowAnswerBackend.last_started.wait(5)
+        elif len(OneSlowAnswerBackend.started) == 5:
+            OneSlowAnswerBackend.last_started.set()
+        return SmsSent(provider_message_id=f"SM{message_id:032d}")
+
+
+def test_one_slow_answer_never_keeps_the_other_send_threads_idle(program, settings, clock, clinic):
+    settings.SMS_BACKEND = "tests.services.test_dispatch.OneSlowAnswerBackend"
+    settings.SMS_SEND_THREADS = 2
+    OneSlowAnswerBackend.last_started.clear()
+    OneSlowAnswerBackend.started, OneSlowAnswerBackend.slow_waited_out = [], False
+    EnrollmentFactory.create_batch(5, patient__clinic=clinic, program=program, enrolled_at=ENROLLED_AT)
+    with clock.at(DAY0_DUE):
+        assert messages_send(message_ids=messages_claim()) == {Outcome.SENT: 5}
+    # The other four went through the second thread while the first answer was awaited.
+    assert not OneSlowAnswerBackend.slow_waited_out
+
+
 def test_a_chunk_takes_only_what_is_still_queued(program, recording_backend, clock, clinic):
     pair = EnrollmentFactory.create_batch(2, patient__clinic=clinic, program=program, enrolled_at=ENROLLED_AT)
     first, second = (enrollment.messages.get(step__key="day0") for enrollment in pair)
