@@ -144,8 +144,12 @@ def message_status_update(*, update: StatusUpdate, now: datetime | None = None) 
     nothing, and a callback about an earlier attempt (another SID) is ignored.
     """
     now = now or timezone.now()
+    # Only what the usual callback (sent, delivered) needs: loading the patient and the clinic
+    # (their phone numbers parsed) cost the web server most of a callback's time. A failure
+    # reads them when it needs them (an opt-out, a fallback, a retry's time in the patient's zone).
     message = (
-        Message.objects.select_related("enrollment__patient__clinic")
+        Message.objects.only("id", "enrollment_id", "step_id", "channel", "status", "provider_message_id",
+                             "sent_at", "attempts", "claim_token")
         .filter(pk=update.message_id, channel=Channel.SMS).first()
     )
     if message is None or not update.provider_message_id:

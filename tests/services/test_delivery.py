@@ -242,3 +242,20 @@ def test_a_failed_callback_with_a_permanent_code_fails_the_message(enrollment, d
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("failed", "30007")
     assert "blocked" in message.reason
+
+
+@responses.activate
+def test_a_delivered_callback_reads_only_the_message(enrollment, dispatch_at):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    responses.add(fake.accepted(SID))
+    dispatch_at(DAY0_DUE)
+    message = day0(enrollment)
+    with CaptureQueriesContext(connection) as queries:
+        assert message_status_update(update=StatusUpdate(message_id=message.pk, provider_message_id=SID,
+                                                         status="delivered"))
+    # The message read and moved; never the patient or the clinic (a callback is the web server's busiest work).
+    assert len(queries) <= 2
+    assert not any("reminders_patient" in q["sql"] or "reminders_clinic" in q["sql"] for q in queries)
+    assert day0(enrollment).status == MessageStatus.DELIVERED
